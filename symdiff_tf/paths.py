@@ -1,0 +1,13 @@
+"""Where the repository and the shared data live (used by tests, benchmarks and the demo)."""
+import os
+import pathlib
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir() -> pathlib.Path:
+    """The folder of real MIDI that this project reads but never ships.
+
+    `$SYMDIFF_SHARED_DATA` if set, else `../shared/data` beside the checkout.
+    """
+    return pathlib.Path(os.environ.get("SYMDIFF_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
