@@ -9,7 +9,13 @@ import sys
 
 # subcommand name -> module under symdiff_tf.commands
 COMMANDS = {
+    "train": "train",
+    "sample": "sample",
+    "infill": "infill",
+    "describe": "describe",
     "melodies": "melodies",
+    "import-magenta": "import_magenta",
+    "train-vae": "train_vae",
 }
 
 

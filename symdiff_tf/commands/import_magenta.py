@@ -1,0 +1,32 @@
+"""`symdiff import-magenta CHECKPOINT --config NAME --out FILE`: a Magenta MusicVAE checkpoint -> `.keras`."""
+import pathlib
+import sys
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "import-magenta", help="convert a Magenta MusicVAE checkpoint to a Keras .keras file",
+        description="Reads a Magenta MusicVAE checkpoint (the released .tar, the folder holding it unpacked, or a "
+                    "checkpoint prefix) and writes a Keras 3 MusicVAE loadable with symdiff_tf.musicvae.load.")
+    parser.add_argument("checkpoint", help="Magenta checkpoint: .tar, folder, or prefix (path without .index)")
+    parser.add_argument("--config", required=True,
+                        help="MusicVAE config name (e.g. cat-mel_2bar_big, cat-mel_2bar_small) or YAML file")
+    parser.add_argument("--out", required=True, help="output .keras file")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from symdiff_tf.musicvae.magenta_import import import_checkpoint
+
+    out = pathlib.Path(args.out)
+    if out.suffix != ".keras":
+        raise SystemExit(f"--out {out}: the file name must end in .keras")
+    try:
+        model = import_checkpoint(args.checkpoint, args.config)
+    except ValueError as err:  # missing/mis-shaped variables, unknown config, not a checkpoint
+        print(f"import-magenta: {err}", file=sys.stderr)
+        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    print(f"wrote {out} ({model.count_params():,} parameters, config {args.config})")
+    return 0

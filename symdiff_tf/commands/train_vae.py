@@ -1,0 +1,67 @@
+"""`symdiff train-vae --config NAME --data PATH --workdir DIR`: trains a MusicVAE, resuming from DIR."""
+import sys
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "train-vae", help="train a MusicVAE on 2-bar melody chunks (resumes from --workdir)",
+        description="Trains a MusicVAE as Magenta does (KL annealing, scheduled sampling, transposition, Adam with "
+                    "decay to a floor, gradient clipping). Killed and restarted with the same arguments, it "
+                    "continues from the last checkpoint in --workdir. Writes WORKDIR/model.keras at the end.")
+    parser.add_argument("--config", required=True, help="cat-mel_2bar_big, cat-mel_2bar_small, tiny, or a YAML file")
+    parser.add_argument("--data", required=True,
+                        help=".npz/.npy of token chunks [n, 32], a folder of MIDI files, or tfds:NAME")
+    parser.add_argument("--workdir", required=True, help="checkpoints, TensorBoard logs and the final model")
+    parser.add_argument("--steps", type=int, default=1000, help="total optimizer steps (including resumed ones)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the config's batch_size")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--eval-fraction", type=float, default=0.05, help="share of chunks held out for evaluation")
+    parser.add_argument("--track", default=None, help="MIDI track name for melody extraction (folders only)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config field, e.g. --set sampling_schedule= --set max_beta=0.2")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import logging
+
+    from symdiff_tf.config import ConfigError, apply_overrides
+    from symdiff_tf.musicvae.configs import get_config
+    from symdiff_tf.musicvae.data import load_token_chunks, split_train_eval
+    from symdiff_tf.musicvae.train import Trainer, TrainOptions
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        config = get_config(args.config, apply_overrides({}, args.overrides))
+        chunks, skipped = load_token_chunks(args.data, track=args.track, progress=not args.no_progress)
+        train_chunks, eval_chunks = split_train_eval(chunks, args.eval_fraction, args.seed)
+    except (ConfigError, ValueError, NotImplementedError) as err:
+        print(f"train-vae: {err}", file=sys.stderr)
+        return 1
+    print(f"data: {len(train_chunks)} train / {len(eval_chunks)} eval chunks"
+          + (f"; skipped files: {skipped}" if skipped else ""), flush=True)
+    options = TrainOptions(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                           checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+                           eval_every=args.eval_every)
+    trainer = Trainer(config, args.workdir, options)
+    if trainer.resumed_from is not None:
+        print(f"resumed from step {trainer.resumed_from}", flush=True)
+    records = trainer.fit(train_chunks, eval_chunks, progress=not args.no_progress)
+    path = trainer.save_model()
+    if records:
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in records[-1].items()))
+    print(f"wrote {path} at step {trainer.step}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # `python -m symdiff_tf.commands.train_vae ...`, without the other subcommands
+    import argparse
+
+    _parser = argparse.ArgumentParser(prog="train-vae")
+    register(_parser.add_subparsers())
+    _args = _parser.parse_args(["train-vae", *sys.argv[1:]])
+    sys.exit(_args.func(_args))

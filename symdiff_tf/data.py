@@ -1,0 +1,75 @@
+"""The data seam: `--data SPEC` → a finite `tf.data.Dataset` of scaled latent windows `[32, k]` float32.
+
+Accepted specs (more, such as the TFDS latent pipeline of `symdiff_tf.latents`, plug into `open_windows`):
+- `PATH.npy`: an array `[N, 32, k]` (the training split; there is no validation split);
+- `PATH.npz`: arrays named `train` and optionally `eval` (or `validation`); a single-array file is `train`;
+- `synthetic:N` or `synthetic:N:k`: N smooth random windows with k dims (default 42) in [−1, 1], for tests.
+  The `eval` split of a synthetic spec is 64 further windows from a different seed.
+"""
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+SEQUENCE_LENGTH = 32
+SYNTHETIC_EVAL_SIZE = 64
+
+
+def synthetic_windows(num_windows: int, latent_dim: int = 42, seed: int = 0) -> np.ndarray:
+    """Smooth, correlated windows `[num_windows, 32, latent_dim]` float32 in [−1, 1] (a learnable toy)."""
+    rng = np.random.default_rng(seed)
+    phase = rng.uniform(0, 2 * np.pi, (num_windows, 1, latent_dim))
+    frequency = rng.uniform(0.05, 0.4, (1, 1, latent_dim))
+    positions = np.arange(SEQUENCE_LENGTH, dtype=np.float64)[None, :, None]
+    windows = 0.8 * np.sin(frequency * positions + phase) + 0.1 * rng.standard_normal(phase.shape)
+    return np.clip(windows, -1.0, 1.0).astype(np.float32)
+
+
+def _check(array, where: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim != 3 or array.shape[1] != SEQUENCE_LENGTH or not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"{where}: expected float windows [N, {SEQUENCE_LENGTH}, k], got {array.dtype} "
+                         f"{array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{where}: contains NaN or infinite values")
+    return array.astype(np.float32)
+
+
+def load_window_array(spec: str, split: str = "train") -> np.ndarray | None:
+    """The windows of `spec` for `split` ("train" or "eval") as an array, or None when the split is absent."""
+    if split not in ("train", "eval"):
+        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+    if spec.startswith("synthetic:"):
+        parts = spec.split(":")[1:]
+        try:
+            num_windows = int(parts[0])
+            latent_dim = int(parts[1]) if len(parts) > 1 else 42
+        except (ValueError, IndexError):
+            raise ValueError(f"--data {spec!r}: expected synthetic:N or synthetic:N:k") from None
+        if split == "eval":
+            return synthetic_windows(SYNTHETIC_EVAL_SIZE, latent_dim, seed=1)
+        return synthetic_windows(num_windows, latent_dim, seed=0)
+    path = pathlib.Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f"--data {spec!r}: no such file (expected .npy, .npz or synthetic:N)")
+    if path.suffix == ".npy":
+        return _check(np.load(path), str(path)) if split == "train" else None
+    if path.suffix == ".npz":
+        with np.load(path) as archive:
+            names = list(archive.keys())
+            if split == "train":
+                name = "train" if "train" in names else (names[0] if len(names) == 1 else None)
+                if name is None:
+                    raise ValueError(f"{path}: expected an array named 'train' (found {names})")
+            else:
+                name = next((n for n in ("eval", "validation") if n in names), None)
+                if name is None:
+                    return None
+            return _check(archive[name], f"{path}[{name}]")
+    raise ValueError(f"--data {spec!r}: unsupported file type {path.suffix!r} (expected .npy or .npz)")
+
+
+def open_windows(spec: str, split: str = "train") -> tf.data.Dataset | None:
+    """`--data SPEC` → a finite, fixed-order dataset of `[32, k]` float32 windows, or None if `split` is absent."""
+    array = load_window_array(spec, split)
+    return None if array is None else tf.data.Dataset.from_tensor_slices(array)

@@ -1,0 +1,45 @@
+"""The diffusion model as a `symdiff_tf.training.TrainingTask`: Algorithm 2's loss (`original.md` §2.4)."""
+import tensorflow as tf
+
+from symdiff_tf.diffusion.config import DDPMConfig
+from symdiff_tf.diffusion.model import TransformerDDPM
+from symdiff_tf.diffusion.samplers import DiffusionSampler
+from symdiff_tf.diffusion.schedule import LinearSchedule, add_noise
+from symdiff_tf.models import ModelSpec
+
+
+class DDPMTask:
+    """TransformerDDPM + linear schedule. Per example: ε ~ N(0, I), a continuous level √ᾱ (§2.4), and the loss
+    mean over (32 × k) of (ε − ε̂(√ᾱ·x0 + √(1−ᾱ)·ε, √ᾱ))²."""
+
+    def __init__(self, config: DDPMConfig):
+        self.config = config
+        self.schedule = LinearSchedule.from_config(config.schedule)
+        self.model = TransformerDDPM.from_config_dataclass(config.model, name="ddpm")
+        self._sampler = None
+
+    def prepare_example(self, window, seed):
+        """window `[32, k]`, stateless seed `[2]` → {x_clean, noise `[32, k]`, noise_level `[]`}, float32."""
+        noise_seed, level_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        window = tf.cast(window, tf.float32)
+        return {"x_clean": window, "noise": tf.random.stateless_normal(tf.shape(window), noise_seed),
+                "noise_level": self.schedule.sample_noise_level(level_seed)}
+
+    def per_example_loss(self, features, training):
+        """features batched `[b, ...]` → `[b]` float32 mean squared noise-prediction error."""
+        x_noisy = add_noise(features["x_clean"], features["noise"], features["noise_level"])
+        predicted = tf.cast(self.model([x_noisy, features["noise_level"]], training=training), tf.float32)
+        return tf.reduce_mean(tf.square(features["noise"] - predicted), axis=[1, 2])
+
+    def sampler(self) -> DiffusionSampler:
+        if self._sampler is None:
+            self._sampler = DiffusionSampler(self.model, self.schedule)
+        return self._sampler
+
+    def sample_for_summary(self, num_samples, seed):
+        """A few cheap DDIM samples `[num_samples, 32, k]` for TensorBoard."""
+        sampling = self.config.sampling
+        return self.sampler().ddim(num_samples, seed, num_steps=sampling.tensorboard_ddim_steps).numpy()
+
+
+MODEL_SPEC = ModelSpec(name="ddpm", config_class=DDPMConfig, build_task=DDPMTask)

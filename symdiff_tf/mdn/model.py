@@ -1,0 +1,90 @@
+"""TransformerMDN network (`original.md` §3.2): mixture parameters of p(z_i | z_<i) at every position.
+
+inputs `[batch, L, D]` (the window shifted right by one: position i holds z_{i−1}, position 0 a zero start
+vector; see `shift_right`) → Dense(128) + sinusoidal positions → 6 *causal* pre-LN encoder blocks → LN →
+Dense(2048) → 2 residual blocks without FiLM → LN → three heads from the same 2048-d feature:
+mixture logits Dense(K), means Dense(K·D) and log standard deviations Dense(K·D), both reshaped component-major
+to `[..., K, D]`. The distribution itself is built by `symdiff_tf.mdn.mixture`.
+"""
+import dataclasses
+
+import keras
+from keras import ops
+
+from symdiff_tf import layers
+from symdiff_tf.mdn.config import TransformerMDNConfig
+
+
+def shift_right(windows):
+    """Teacher forcing input: `[batch, L, D]` → `[batch, L, D]` with a zero vector first and the last dropped."""
+    return ops.pad(windows, ((0, 0), (1, 0), (0, 0)))[:, :-1]
+
+
+@keras.saving.register_keras_serializable(package="symdiff_tf")
+class TransformerMDN(keras.Model):
+    """The paper's autoregressive baseline network (a functional Keras model).
+
+    Args (defaults are the paper's; see `TransformerMDNConfig`):
+        latent_dim: int, kept latent dims per chunk, D (42).
+        sequence_length: int, chunks per window, L (32).
+        model_dims: int, transformer width (128).
+        num_layers: int, causal encoder blocks (6).
+        num_heads: int, attention heads (8).
+        mlp_dims: int, transformer MLP and residual-block width (2048).
+        num_mlp_layers: int, residual blocks (2).
+        num_components: int, mixture components, K (100).
+
+    Call: inputs `[batch, L, D]`, already shifted right (`shift_right`), → dict of float32 tensors (also under
+    mixed precision): "logits" `[batch, L, K]`, "means" `[batch, L, K, D]`, "log_scales" `[batch, L, K, D]`
+    (natural log of the standard deviations). Output i depends on inputs 0..i only.
+    """
+
+    def __init__(self, latent_dim=42, sequence_length=32, model_dims=128, num_layers=6, num_heads=8,
+                 mlp_dims=2048, num_mlp_layers=2, num_components=100, **kwargs):
+        inputs = keras.Input((sequence_length, latent_dim), name="shifted_latents")
+        h = layers.dense(model_dims, "input_projection")(inputs)
+        h = layers.PositionalEncoding(name="positional_encoding")(h)
+        for index in range(num_layers):
+            h = layers.TransformerEncoderBlock(num_heads, mlp_dims, causal=True, name=f"encoder_block_{index}")(h)
+        h = layers.layer_norm("trunk_norm")(h)
+        h = layers.dense(mlp_dims, "residual_projection")(h)
+        for index in range(num_mlp_layers):
+            h = layers.DenseResBlock(mlp_dims, name=f"residual_block_{index}")(h)
+        h = layers.layer_norm("output_norm")(h)
+        component_shape = (sequence_length, num_components, latent_dim)
+        means = keras.layers.Reshape(component_shape, name="means_reshape")(
+            layers.dense(num_components * latent_dim, "means")(h))
+        log_scales = keras.layers.Reshape(component_shape, name="log_scales_reshape")(
+            layers.dense(num_components * latent_dim, "log_scales")(h))
+        logits = layers.dense(num_components, "logits")(h)
+        # The likelihood is evaluated in float32 whatever the compute dtype.
+        outputs = {
+            name: keras.layers.Activation("linear", dtype="float32", name=f"{name}_float32")(value)
+            for name, value in (("logits", logits), ("means", means), ("log_scales", log_scales))
+        }
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.latent_dim = latent_dim
+        self.sequence_length = sequence_length
+        self.model_dims = model_dims
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.mlp_dims = mlp_dims
+        self.num_mlp_layers = num_mlp_layers
+        self.num_components = num_components
+
+    @classmethod
+    def from_config_dataclass(cls, config: TransformerMDNConfig, **kwargs):
+        return cls(**dataclasses.asdict(config), **kwargs)
+
+    def get_config(self):
+        return {
+            "name": self.name, "trainable": self.trainable,
+            "latent_dim": self.latent_dim, "sequence_length": self.sequence_length,
+            "model_dims": self.model_dims, "num_layers": self.num_layers, "num_heads": self.num_heads,
+            "mlp_dims": self.mlp_dims, "num_mlp_layers": self.num_mlp_layers,
+            "num_components": self.num_components,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,88 @@
+"""Training data for the MusicVAE: 2-bar token chunks `[n, 32]` int32 (classes 0..89).
+
+Sources (`load_token_chunks`):
+- a `.npy` array `[n, 32]`, or a `.npz` holding one such array (key `tokens` or `chunks`, or its only array);
+- a folder of MIDI files (searched recursively), through the melody layer's
+  `symdiff_tf.melody.file_to_chunks(path, track, quantize)`; a file that fails is skipped and counted by reason;
+- `tfds:NAME` — a built TensorFlow Datasets dataset: the hook is `TFDS_LOADER`, not wired yet.
+"""
+from __future__ import annotations
+
+import collections
+import pathlib
+
+import numpy as np
+
+from symdiff_tf.musicvae.configs import NUM_CLASSES, SEQ_LEN
+from symdiff_tf.musicvae.model import check_tokens
+
+MIDI_SUFFIXES = (".mid", ".midi")
+TFDS_PREFIX = "tfds:"
+TFDS_LOADER = None  # set to a callable(name) -> np.ndarray [n, 32] once the TFDS builder exposes token chunks
+
+
+def load_token_chunks(source, track: str | None = None, quantize: str = "paper", progress: bool = True):
+    """Returns (chunks `[n, 32]` int32, skipped: dict reason -> count) from a file, folder or `tfds:NAME`."""
+    source_text = str(source)
+    if source_text.startswith(TFDS_PREFIX):
+        if TFDS_LOADER is None:
+            raise NotImplementedError(f"{source_text}: reading token chunks from TFDS is not wired yet; pass a "
+                                      ".npz/.npy of chunks or a folder of MIDI files")
+        return check_tokens(TFDS_LOADER(source_text[len(TFDS_PREFIX):])), {}
+    path = pathlib.Path(source)
+    if path.is_dir():
+        return _midi_folder_chunks(path, track, quantize, progress)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file or folder of training chunks")
+    if path.suffix == ".npy":
+        array = np.load(path)
+    elif path.suffix == ".npz":
+        with np.load(path) as archive:
+            names = list(archive.keys())
+            key = next((k for k in ("tokens", "chunks") if k in names), names[0] if len(names) == 1 else None)
+            if key is None:
+                raise ValueError(f"{path}: expected one array (or a `tokens` / `chunks` key), found {names}")
+            array = archive[key]
+    else:
+        raise ValueError(f"{path}: expected a .npy/.npz of token chunks [n, {SEQ_LEN}] or a folder of MIDI files")
+    try:
+        return check_tokens(array, SEQ_LEN, NUM_CLASSES), {}
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
+
+
+def _midi_folder_chunks(folder: pathlib.Path, track, quantize, progress):
+    try:
+        from symdiff_tf.melody import file_to_chunks
+    except ImportError as err:
+        raise ValueError(f"{folder}: reading MIDI needs symdiff_tf.melody.file_to_chunks ({err})") from err
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES)
+    if not files:
+        raise ValueError(f"{folder}: no MIDI files (*.mid, *.midi) found")
+    if progress:
+        from tqdm import tqdm
+        files = tqdm(files, desc="melodies", unit="file")
+    chunks, skipped = [], collections.Counter()
+    for path in files:
+        try:
+            arrays = file_to_chunks(path, track=track, quantize=quantize)
+        except Exception as err:  # a bad file is skipped and counted, never fatal
+            skipped[f"{type(err).__name__}: {str(err)[:80]}"] += 1
+            continue
+        if not arrays:
+            skipped["no melody"] += 1
+        chunks.extend(np.asarray(a, np.int32).reshape(-1, SEQ_LEN) for a in arrays)
+    if not chunks:
+        raise ValueError(f"{folder}: no 2-bar chunks extracted from {len(files)} file(s); skipped: {dict(skipped)}")
+    return check_tokens(np.concatenate(chunks)), dict(skipped)
+
+
+def split_train_eval(chunks: np.ndarray, eval_fraction: float, seed: int):
+    """A seeded random split into (train, eval) chunks; eval gets round(n · fraction), at least 1 if > 0."""
+    if not 0.0 <= eval_fraction < 1.0:
+        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
+    order = np.random.default_rng(seed).permutation(len(chunks))
+    n_eval = max(1, round(len(chunks) * eval_fraction)) if eval_fraction > 0 else 0
+    if n_eval >= len(chunks):
+        raise ValueError(f"{len(chunks)} chunk(s) are too few for an eval split of {eval_fraction}")
+    return chunks[order[n_eval:]], chunks[order[:n_eval]]

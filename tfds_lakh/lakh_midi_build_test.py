@@ -1,0 +1,187 @@
+"""lakh_midi builds: the outside interface, manual-folder forms and errors, metadata, splits, latents, Beam."""
+import json
+import pathlib
+import shutil
+import tarfile
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import tfds_lakh
+from symdiff_tf import melody
+from symdiff_tf.paths import shared_data_dir
+from tfds_lakh import lakh_midi_dataset_builder as lakh
+from tfds_lakh.lakh_midi_dataset_builder_test import TINY_VAE_CONFIG, write_tiny_vae
+
+DUMMY = pathlib.Path(__file__).parent / "dummy_data"
+
+
+@pytest.fixture(scope="module")
+def pop909_dir():
+    path = shared_data_dir() / "pop909" / "midi"
+    assert path.is_dir(), f"POP909 not found at {path}; set SYMDIFF_SHARED_DATA"
+    return path
+
+
+def _build(config, data_dir, manual_dir, **download_kwargs):
+    builder = tfds.builder("lakh_midi", config=config, data_dir=str(data_dir)) if not isinstance(config, str) \
+        else tfds.builder(f"lakh_midi/{config}", data_dir=str(data_dir))
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=str(manual_dir), **download_kwargs))
+    return builder
+
+
+def _by_key(builder, split):
+    return {(ex["source_file"].decode(), int(ex["melody_index"])): ex
+            for ex in tfds.as_numpy(builder.as_dataset(split=split))}
+
+
+def test_tokens_interface_on_any_nested_folder(tmp_path):
+    manual = tmp_path / "my midi" / "deeper"
+    shutil.copytree(DUMMY / "clean_midi", manual / "nested")
+    builder = tfds.builder("lakh_midi/tokens", data_dir=str(tmp_path / "data"))
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(tmp_path / "my midi")))
+    examples = _by_key(builder, "train")
+    assert len(examples) == 4
+    key = ("deeper/nested/Artist A/Long Song.mid", 0)
+    tokens = examples[key]["tokens"]
+    assert tokens.shape == (36, 32) and tokens.dtype == np.int32
+    # the builder stores exactly what the melody layer gives, with its rest flags
+    record = melody.file_to_melodies(DUMMY / "clean_midi/Artist A/Long Song.mid")[0]
+    np.testing.assert_array_equal(tokens, record.chunks)
+    np.testing.assert_array_equal(examples[key]["rests"], record.rests)
+    assert examples[key]["rests"].tolist().index(True) == 1  # bars 3-4 are silent: chunk 1 is a rest
+    meta = builder.info.metadata
+    assert meta["files_read"] == 4 and meta["files_skipped"] == 2 and meta["melodies"] == 5 and meta["chunks"] == 36 + 4 + 4 + 4 + 3
+    assert meta["skipped_by_reason"] == {"no melody of 2 bars or more": 1, "unreadable MIDI": 1}
+    assert meta["config"]["quantize"] == "paper" and meta["config"]["storage"].startswith("per_melody")
+
+
+@pytest.mark.parametrize("content", ["empty", "text only"])
+def test_empty_or_wrong_folder_gets_instructions(tmp_path, content):
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    if content == "text only":
+        (manual / "notes.txt").write_text("not midi")
+    with pytest.raises(lakh.ManualDataError, match="lmd_full.tar.gz"):
+        _build("tokens", tmp_path / "data", manual)
+
+
+def test_packed_archive_and_duplicates(tmp_path):
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    with tarfile.open(manual / "clean_midi.tar.gz", "w:gz") as archive:
+        archive.add(DUMMY / "clean_midi", arcname="clean_midi")
+    packed = _build("tokens", tmp_path / "data1", manual)
+    # the same files again, unpacked beside the archive: read once (by content hash), counted as duplicates
+    shutil.copytree(DUMMY / "clean_midi", manual / "clean_midi")
+    both = _build("tokens", tmp_path / "data2", manual)
+    for builder in (packed, both):
+        assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == {"train": 4, "validation": 1}
+    assert all(name.startswith("clean_midi.tar.gz/clean_midi/") for name, _ in _by_key(packed, "train"))
+    assert both.info.metadata["run"]["files_not_in_any_split"] == {"duplicate content": 6}
+
+
+def test_pop909_split_and_beats_mode(tmp_path, pop909_dir):
+    manual = tmp_path / "pop909"
+    manual.mkdir()
+    for song in ("001", "005", "010", "002"):
+        shutil.copy(pop909_dir / f"{song}.mid", manual / f"{song}.mid")
+    builder = _build("tokens-beats-track_MELODY-split_pop909", tmp_path / "data", manual)
+    melodies = {song: [r.n_chunks for r in melody.file_to_melodies(pop909_dir / f"{song}.mid", track="MELODY",
+                                                                  quantize="beats") if r.n_chunks]
+                for song in ("001", "005", "010", "002")}
+    expected = {"train": len(melodies["001"]) + len(melodies["002"]), "validation": len(melodies["005"]),
+                "test": len(melodies["010"])}  # N%10==0 test, N%10==5 validation, else train
+    assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == expected
+    assert builder.info.metadata["config"]["quantize"] == "beats"
+    test = list(tfds.as_numpy(builder.as_dataset(split="test")))
+    assert {ex["source_file"].decode() for ex in test} == {"010.mid"}
+    assert {ex["track"].decode() for ex in test} == {"MELODY"}
+    assert sorted(len(ex["rests"]) for ex in test) == sorted(melodies["010"])
+
+
+def test_config_names_follow_parameters():
+    assert lakh.make_config().name == "tokens"
+    assert lakh.make_config(quantize="beats", track="MELODY", split="pop909").name == \
+        "tokens-beats-track_MELODY-split_pop909"
+    assert lakh.make_config(vae="/models/cat-mel_2bar_big.keras").name == "latents_cat_mel_2bar_big"  # "-" separates parameters
+    with pytest.raises(ValueError, match="quantize"):
+        lakh.make_config(quantize="seconds")
+
+
+def _beam_options(mode):
+    import apache_beam as beam
+
+    args = ["--runner=DirectRunner"]
+    if mode == "multi_processing":
+        args += ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+    return beam.options.pipeline_options.PipelineOptions(args)
+
+
+@pytest.fixture(scope="module")
+def latent_builds(tmp_path_factory):
+    """The tiny-VAE latent config built twice: in this process, and with Beam's DirectRunner (in memory)."""
+    root = tmp_path_factory.mktemp("latents")
+    write_tiny_vae(TINY_VAE_CONFIG.vae)
+    plain = _build(TINY_VAE_CONFIG, root / "plain", DUMMY)
+    beamed = _build(TINY_VAE_CONFIG, root / "beam", DUMMY, beam_options=_beam_options("in_memory"))
+    return plain, beamed
+
+
+def test_latents_are_the_vae_posteriors(latent_builds):
+    from symdiff_tf import musicvae
+
+    plain, _ = latent_builds
+    vae = musicvae.load(TINY_VAE_CONFIG.vae)
+    example = _by_key(plain, "train")[("clean_midi/Artist A/Long Song.mid", 0)]
+    played = ~example["rests"]
+    mu, sigma = vae.encode(example["tokens"][played])
+    np.testing.assert_allclose(example["mu"][played], mu, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(example["sigma"][played], sigma, rtol=1e-5, atol=1e-5)
+    assert not example["mu"][~played].any() and not example["sigma"][~played].any()  # rests: zero, as original
+    # metadata: mean sigma per dim over train's non-rest chunks
+    train = list(tfds.as_numpy(plain.as_dataset(split="train")))
+    expected = np.concatenate([ex["sigma"][~ex["rests"]] for ex in train]).mean(axis=0)
+    np.testing.assert_allclose(plain.info.metadata["mean_sigma_train"], expected, rtol=1e-5)
+    assert plain.info.metadata["z_size"] == 8
+
+
+def _assert_same_build(plain, beamed):
+    for split in ("train", "validation"):
+        a, b = _by_key(plain, split), _by_key(beamed, split)
+        assert sorted(a) == sorted(b)
+        for key in a:
+            np.testing.assert_array_equal(a[key]["tokens"], b[key]["tokens"])
+            np.testing.assert_allclose(a[key]["mu"], b[key]["mu"], rtol=1e-5, atol=1e-6)
+    for key in ("files_read", "files_skipped", "melodies", "chunks", "rest_chunks", "skipped_by_reason"):
+        assert plain.info.metadata[key] == beamed.info.metadata[key], key
+    np.testing.assert_allclose(plain.info.metadata["mean_sigma_train"], beamed.info.metadata["mean_sigma_train"],
+                               rtol=1e-5)
+    assert not list(pathlib.Path(beamed.data_dir).glob("_lakh_midi_stats*"))  # side files cleaned up
+    json.dumps(beamed.info.metadata)  # plain JSON
+
+
+def test_beam_build_matches_plain_build(latent_builds):
+    _assert_same_build(*latent_builds)
+
+
+@pytest.mark.slow  # ~45 s: two worker processes each import TensorFlow and load the VAE
+def test_beam_multiprocess_build_matches_plain_build(latent_builds, tmp_path):
+    plain, _ = latent_builds
+    beamed = _build(TINY_VAE_CONFIG, tmp_path / "beam_mp", DUMMY, beam_options=_beam_options("multi_processing"))
+    _assert_same_build(plain, beamed)
+
+
+def test_built_latents_feed_the_window_pipeline(latent_builds):
+    from symdiff_tf import latents
+
+    plain, _ = latent_builds
+    config = latents.LatentDataConfig(window_chunks=32, kept_dims=(0, 2, 5))
+    train_ds, eval_ds, scaler = latents.datasets_for_training(
+        plain.as_dataset(split="train"), config, evaluation=plain.as_dataset(split="validation"),
+        mean_sigma_per_dim=plain.info.metadata["mean_sigma_train"])
+    windows = np.stack(list(train_ds.as_numpy_iterator()))
+    assert windows.shape == (3, 32, 3)  # Long Song: 36 chunks, rest at 1 -> starts 2, 3, 4
+    assert eval_ds is not None and not list(eval_ds)  # the validation melody is 3 chunks: no window
