@@ -14,6 +14,7 @@ learning-rate decay, the loss averaged over the *global* batch, optional EMA of 
 precision, `tf.train.CheckpointManager` with resume at the same step and data position, TensorBoard scalars and
 images, and `train_log.jsonl` (one line per logged step) in the work directory.
 """
+import dataclasses
 import json
 import logging
 import os
@@ -116,6 +117,87 @@ def _save_resolved_config(workdir: pathlib.Path, resolved_config: dict) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(resolved_config, sort_keys=False), encoding="utf-8")
 
 
+@dataclasses.dataclass
+class TrainState:
+    """What a checkpoint holds besides the model: the optimizer (its step counter is the global step), the
+    data position (examples consumed) and the dynamic loss scale of float16 training."""
+    optimizer: Adam
+    data_position: tf.Variable
+    loss_scale: tf.Variable
+    finite_steps: tf.Variable
+    checkpoint: tf.train.Checkpoint
+
+
+def build_state(build_task, config: TrainConfig, strategy) -> tuple[TrainingTask, TrainState]:
+    """Builds the task under the configured dtype policy and its training state, inside `strategy.scope()`."""
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(MIXED_PRECISION[config.mixed_precision])
+    keras.utils.set_random_seed(config.seed)
+    try:
+        with strategy.scope():
+            task = build_task()
+            optimizer = Adam(task.model.trainable_variables, learning_rate_schedule(config), config.adam_beta_1,
+                             config.adam_beta_2, config.adam_epsilon, config.ema_decay if config.ema else None)
+            data_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
+            loss_scale = tf.Variable(2.0 ** 15 if config.mixed_precision == "float16" else 1.0, trainable=False,
+                                     name="loss_scale")
+            finite_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="finite_steps")
+            checkpoint = tf.train.Checkpoint(model=task.model, optimizer=optimizer, data_position=data_position,
+                                             loss_scale=loss_scale, finite_steps=finite_steps)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    return task, TrainState(optimizer, data_position, loss_scale, finite_steps, checkpoint)
+
+
+def build_train_step(task, state: TrainState, config: TrainConfig, strategy, jit_compile: bool = False):
+    """The compiled training step: distributed batch → (loss, grad_norm), both global.
+
+    Per replica: loss averaged over the global batch, gradients all-reduced, global norm clipped. Then one Adam
+    update in cross-replica context (skipped, with the loss scale halved, on float16 overflow).
+    """
+    global_batch = config.batch_size
+    use_loss_scale = config.mixed_precision == "float16"
+    model, optimizer, loss_scale, finite_steps = task.model, state.optimizer, state.loss_scale, state.finite_steps
+
+    def replica_step(features):
+        with tf.GradientTape() as tape:
+            per_example = task.per_example_loss(features, training=True)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            scaled_loss = loss * loss_scale if use_loss_scale else loss
+        grads = tape.gradient(scaled_loss, model.trainable_variables)
+        grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        if use_loss_scale:
+            grads = [g / loss_scale for g in grads]
+        grad_norm = tf.linalg.global_norm(grads)
+        if config.grad_clip_norm > 0:
+            grads, _ = tf.clip_by_global_norm(grads, config.grad_clip_norm, use_norm=grad_norm)
+        return loss, grad_norm, grads
+
+    def apply(grads):
+        with strategy.scope():
+            optimizer.apply(grads)
+        return tf.constant(True)
+
+    @tf.function(jit_compile=jit_compile)
+    def train_step(dist_features):
+        loss, grad_norm, grads = strategy.run(replica_step, args=(dist_features,))
+        loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+        grad_norm = strategy.reduce(tf.distribute.ReduceOp.MEAN, grad_norm, axis=None)  # same on all replicas
+        if use_loss_scale:  # dynamic loss scaling: skip and halve on overflow, double after 2000 good steps
+            finite = tf.math.is_finite(grad_norm)
+            tf.cond(finite, lambda: apply(grads), lambda: tf.constant(False))
+            finite_steps.assign(tf.where(finite, finite_steps + 1, 0))
+            grow = finite_steps >= 2000
+            loss_scale.assign(tf.where(finite, tf.where(grow, loss_scale * 2.0, loss_scale), loss_scale / 2.0))
+            finite_steps.assign(tf.where(grow, tf.zeros_like(finite_steps), finite_steps))
+        else:
+            apply(grads)
+        state.data_position.assign_add(global_batch)
+        return loss, grad_norm
+
+    return train_step
+
+
 def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.Dataset, config: TrainConfig,
           workdir, strategy: tf.distribute.Strategy | None = None, val_windows: tf.data.Dataset | None = None,
           resolved_config: dict | None = None, render_samples=latent_heatmap, max_steps: int | None = None,
@@ -144,23 +226,9 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
         raise ValueError(f"batch_size {config.batch_size} is not divisible by the "
                          f"{strategy.num_replicas_in_sync} replicas")
     global_batch = config.batch_size
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(MIXED_PRECISION[config.mixed_precision])
-    keras.utils.set_random_seed(config.seed)
-    try:
-        with strategy.scope():
-            task = build_task()
-            model = task.model
-            optimizer = Adam(model.trainable_variables, learning_rate_schedule(config), config.adam_beta_1,
-                             config.adam_beta_2, config.adam_epsilon, config.ema_decay if config.ema else None)
-            data_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
-            loss_scale = tf.Variable(2.0 ** 15 if config.mixed_precision == "float16" else 1.0, trainable=False,
-                                     name="loss_scale")
-            finite_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="finite_steps")
-            checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, data_position=data_position,
-                                             loss_scale=loss_scale, finite_steps=finite_steps)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
+    task, state = build_state(build_task, config, strategy)
+    optimizer, data_position = state.optimizer, state.data_position
+    checkpoint = state.checkpoint
 
     checkpoint_dir = workdir / "checkpoints"
     if not chief:  # every worker must write; only the chief's copy is kept
@@ -182,43 +250,7 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
     train_data = _features(task, training_stream(train_windows, config.seed, int(data_position.numpy()),
                                                  config.shuffle_buffer), config.seed, global_batch)
     train_iterator = iter(strategy.experimental_distribute_dataset(train_data))
-    use_loss_scale = config.mixed_precision == "float16"
-
-    def replica_step(features):
-        with tf.GradientTape() as tape:
-            per_example = task.per_example_loss(features, training=True)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-            scaled_loss = loss * loss_scale if use_loss_scale else loss
-        grads = tape.gradient(scaled_loss, model.trainable_variables)
-        grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
-        if use_loss_scale:
-            grads = [g / loss_scale for g in grads]
-        grad_norm = tf.linalg.global_norm(grads)
-        if config.grad_clip_norm > 0:
-            grads, _ = tf.clip_by_global_norm(grads, config.grad_clip_norm, use_norm=grad_norm)
-        return loss, grad_norm, grads
-
-    def apply(grads):
-        with strategy.scope():
-            optimizer.apply(grads)
-        return tf.constant(True)
-
-    @tf.function
-    def train_step(dist_features):
-        loss, grad_norm, grads = strategy.run(replica_step, args=(dist_features,))
-        loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
-        grad_norm = strategy.reduce(tf.distribute.ReduceOp.MEAN, grad_norm, axis=None)  # same on all replicas
-        if use_loss_scale:  # dynamic loss scaling: skip and halve on overflow, double after 2000 good steps
-            finite = tf.math.is_finite(grad_norm)
-            tf.cond(finite, lambda: apply(grads), lambda: tf.constant(False))
-            finite_steps.assign(tf.where(finite, finite_steps + 1, 0))
-            grow = finite_steps >= 2000
-            loss_scale.assign(tf.where(finite, tf.where(grow, loss_scale * 2.0, loss_scale), loss_scale / 2.0))
-            finite_steps.assign(tf.where(grow, tf.zeros_like(finite_steps), finite_steps))
-        else:
-            apply(grads)
-        data_position.assign_add(global_batch)
-        return loss, grad_norm
+    train_step = build_train_step(task, state, config, strategy)
 
     @tf.function
     def eval_step(dist_features):
@@ -253,7 +285,7 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
         if done % config.log_every == 0 or done == max_steps:
             record = {"step": done, "loss": float(loss), "learning_rate": float(schedule(step)),
                       "grad_norm": float(grad_norm), "data_position": int(data_position.numpy())}
-            if not np.isfinite(record["loss"]) and not use_loss_scale:
+            if not np.isfinite(record["loss"]) and config.mixed_precision != "float16":
                 raise FloatingPointError(f"loss became {record['loss']} at step {done}")
         if val_windows is not None and config.eval_every and done % config.eval_every == 0:
             record = record or {"step": done}

@@ -135,7 +135,7 @@ def test_non_integer_steps_per_bar_yields_nothing(tmp_path):
     assert file_to_chunks(path) == []
 
 
-def _phrase():
+def phrase():
     """Eight bars of quarter and eighth notes: a phrase that tempo changes can cut."""
     notes, step = [], 0
     for i in range(40):
@@ -147,7 +147,7 @@ def _phrase():
 
 def test_beats_mode_ignores_tempo_changes_mid_phrase(tmp_path):
     """Issue 8: with tempo changes inside notes, beat mode puts every note on the same steps as a constant tempo."""
-    notes = _phrase()
+    notes = phrase()
     steady = write_midi(tmp_path / "steady.mid", [("MELODY", 0, notes)])
     rubato = write_midi(tmp_path / "rubato.mid", [("MELODY", 0, notes)],
                         tempos=[(0, 120.0), (9, 93.0), (37, 141.0), (70, 77.5)])

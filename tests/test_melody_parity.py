@@ -9,7 +9,7 @@ import pytest
 from symdiff_tf.magenta_reference import run_magenta_script
 from symdiff_tf.melody import file_to_melodies
 from symdiff_tf.melody.midi_io import MidiReadError
-from test_melody_extract import LEAD, _phrase, write_midi
+from test_melody_extract import LEAD, phrase, write_midi
 
 LAKH = ["10cc/Dreadlock Holiday.4.mid",  # note-seq cannot read it
         "4 Non Blondes/What's Up.4.mid",  # 7 tempos
@@ -28,7 +28,7 @@ def made_up_files(folder):
         write_midi(folder / "band.mid", [("drums", 9, [(s, s + 1, 36) for s in range(0, 64, 4)]), ("lead", 0, LEAD)]),
         write_midi(folder / "range.mid", [("lead", 0, [(0, 4, 110), (20, 24, 60), (36, 44, 62), (40, 44, 15)])]),
         write_midi(folder / "waltz.mid", [("lead", 0, [(14, 18, 60), (26, 30, 62)])], time_signatures=[(0, 3, 4)]),
-        write_midi(folder / "rubato.mid", [("MELODY", 0, _phrase())],
+        write_midi(folder / "rubato.mid", [("MELODY", 0, phrase())],
                    tempos=[(0, 120.0), (9, 93.0), (37, 141.0), (70, 77.5)]),
         write_midi(folder / "dense.mid", [("a", 0, dense[:150]), ("b", 1, dense[150:])],
                    tempos=[(0, 97.0), (101, 133.3)], time_signatures=[(0, 4, 4), (200, 6, 8), (333, 7, 32)]),

@@ -251,13 +251,20 @@ def test_mmd_by_hand():
         metrics.mmd(x, y, kernel="linear")
 
 
-def test_mmd_blocks_match_the_full_matrix(monkeypatch):
+def test_mmd_shortcuts_match_the_full_kernel_matrices(monkeypatch):
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(7, 5, 3)), rng.normal(0.3, 1.0, size=(6, 5, 3))
-    full = {kernel: metrics.mmd(x, y, kernel=kernel) for kernel in latent.KERNELS}
-    monkeypatch.setattr(latent, "_BLOCK", 4)
-    for kernel in latent.KERNELS:
-        assert metrics.mmd(x, y, kernel=kernel) == pytest.approx(full[kernel], rel=1e-12)
+    fx, fy = x.reshape(-1, 3), y.reshape(-1, 3)
+    cases = [dict(kernel="polynomial"), dict(kernel="polynomial", gamma=0.5, coef0=1.5),
+             dict(kernel="polynomial", degree=3, coef0=1.0), dict(kernel="rbf", gamma=0.7)]
+    for options in cases:
+        full = {"kernel": "polynomial", "degree": 2, "gamma": 1.0, "coef0": 0.0, **options}
+        expected = (latent.kernel_matrix(fx, fx, **full).mean() + latent.kernel_matrix(fy, fy, **full).mean()
+                    - 2 * latent.kernel_matrix(fx, fy, **full).mean())
+        assert metrics.mmd(x, y, **options) == pytest.approx(expected, rel=1e-10)
+        monkeypatch.setattr(latent, "_BLOCK", 4)  # blocks that do not divide the 35 and 30 samples
+        assert metrics.mmd(x, y, **options) == pytest.approx(expected, rel=1e-10)
+        monkeypatch.undo()
 
 
 def test_flattening():

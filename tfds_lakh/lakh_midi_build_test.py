@@ -185,3 +185,14 @@ def test_built_latents_feed_the_window_pipeline(latent_builds):
     windows = np.stack(list(train_ds.as_numpy_iterator()))
     assert windows.shape == (3, 32, 3)  # Long Song: 36 chunks, rest at 1 -> starts 2, 3, 4
     assert eval_ds is not None and not list(eval_ds)  # the validation melody is 3 chunks: no window
+
+
+def test_tfds_spec_for_the_data_seam(latent_builds):
+    from symdiff_tf import latents
+
+    plain, _ = latent_builds
+    spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{plain.data_dir_root}"
+    train = latents.open_tfds_windows(spec, "train")
+    assert train.element_spec.shape == (32, 8) and int(train.cardinality()) == 3
+    assert latents.open_tfds_windows(spec, "eval") is not None  # validation split exists (holds no window)
+    assert latents.opened_scaler(spec).kept_dims == tuple(range(8))

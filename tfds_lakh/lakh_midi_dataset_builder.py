@@ -58,7 +58,8 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
 
     Args:
         quantize: "paper" (split at every tempo/time-signature change, as the original, §1.1) or "beats"
-            (quantise on the tempo map's beat grid, issue 8).
+            (quantise on the tempo map's beat grid, issue 8). None: "beats" when a track is named (our own
+            training data, e.g. POP909), else "paper" (reproducing the paper on Lakh).
         track: keep only the track with this name (e.g. POP909's "MELODY"); None = every non-drum instrument.
         split: "hash" (by the file content's MD5: `validation_percent`% validation, rest train, as the paper's
             99/1) or "pop909" (song number N from the file name: N%10==0 test, N%10==5 validation, else train).
@@ -67,7 +68,7 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
         encode_batch_size: chunks per VAE call.
     """
 
-    quantize: str = "paper"
+    quantize: str | None = None
     track: str | None = None
     split: str = "hash"
     validation_percent: int = 1
@@ -75,6 +76,8 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
     encode_batch_size: int = 256
 
     def __post_init__(self):
+        if self.quantize is None:
+            self.quantize = "beats" if self.track else "paper"
         if self.quantize not in QUANTIZE_MODES:
             raise ValueError(f"lakh_midi config: quantize={self.quantize!r}, expected one of {QUANTIZE_MODES}")
         if self.split not in SPLIT_RULES:
@@ -112,9 +115,11 @@ def config_name(quantize="paper", track=None, split="hash", vae=None, validation
     return "-".join(parts)
 
 
-def make_config(quantize="paper", track=None, split="hash", vae=None, validation_percent=1,
+def make_config(quantize=None, track=None, split="hash", vae=None, validation_percent=1,
                 encode_batch_size=256) -> LakhMidiConfig:
-    """A config named after its parameters, e.g. `make_config(vae="vae.keras")` -> `latents_vae`."""
+    """A config named after its parameters, e.g. `make_config(vae="vae.keras")` -> `latents_vae`.
+
+    quantize None: "beats" when a track is named, else "paper" (see `LakhMidiConfig`)."""
     return LakhMidiConfig(name="auto", quantize=quantize, track=track, split=split, vae=None if vae is None
                           else str(vae), validation_percent=validation_percent,
                           encode_batch_size=encode_batch_size)
@@ -417,7 +422,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     BUILDER_CONFIGS = [
         make_config(),
         make_config(quantize="beats"),
-        make_config(quantize="beats", track="MELODY", split="pop909"),
+        make_config(track="MELODY", split="pop909"),  # beats mode, as for any named track
     ]
     DEFAULT_CONFIG_NAME = "tokens"
 

@@ -11,7 +11,7 @@ from symdiff_tf.paths import REPO_ROOT, shared_data_dir
 from tfds_lakh.lakh_midi_dataset_builder_test import write_tiny_vae
 
 
-@pytest.mark.slow  # about 1.5-2 min on 2 shared cores: 43 real files, VAE encoding, a few trainer steps
+@pytest.mark.slow  # ~50 s here (2 shared cores): 43 real files, VAE encoding, two trainer steps
 def test_lakh_clean_mini_to_diffusion_trainer(tmp_path, capsys):
     from symdiff_tf import training
     from symdiff_tf.models import get_spec, load_model_config

@@ -75,6 +75,9 @@ def run(args) -> int:
         except ValueError as e:  # MidiReadError, TrackNotFoundError, PieceTooLongError, ... all name the file
             skipped.append({"file": str(path), "reason": str(e)})
             continue
+        except Exception as e:  # noqa: BLE001 - one odd file must not end a long run; it is reported
+            skipped.append({"file": str(path), "reason": f"unexpected {type(e).__name__} while extracting: {e}"})
+            continue
         summary["files_read"] += 1
         records = [r for r in records if r.n_chunks]
         if not records:

@@ -20,6 +20,40 @@ def shift_right(windows):
     return ops.pad(windows, ((0, 0), (1, 0), (0, 0)))[:, :-1]
 
 
+def _sequence_encoder(sequence_length, latent_dim, model_dims, num_layers, num_heads, mlp_dims) -> keras.Model:
+    """Shifted latents `[batch, L, D]` → causal features `[batch, L, model_dims]` (the only part that mixes
+    positions)."""
+    inputs = keras.Input((sequence_length, latent_dim), name="shifted_latents")
+    h = layers.dense(model_dims, "input_projection")(inputs)
+    h = layers.PositionalEncoding(name="positional_encoding")(h)
+    for index in range(num_layers):
+        h = layers.TransformerEncoderBlock(num_heads, mlp_dims, causal=True, name=f"encoder_block_{index}")(h)
+    return keras.Model(inputs, h, name="sequence_encoder")
+
+
+def _position_head(latent_dim, model_dims, mlp_dims, num_mlp_layers, num_components) -> keras.Model:
+    """Features `[batch, n, model_dims]` → mixture parameters at each of the n positions, position by position
+    (any n: the sampler runs it on one position)."""
+    features = keras.Input((None, model_dims), name="features")
+    h = layers.layer_norm("trunk_norm")(features)
+    h = layers.dense(mlp_dims, "residual_projection")(h)
+    for index in range(num_mlp_layers):
+        h = layers.DenseResBlock(mlp_dims, name=f"residual_block_{index}")(h)
+    h = layers.layer_norm("output_norm")(h)
+    component_shape = (-1, num_components, latent_dim)
+    means = keras.layers.Reshape(component_shape, name="means_reshape")(
+        layers.dense(num_components * latent_dim, "means")(h))
+    log_scales = keras.layers.Reshape(component_shape, name="log_scales_reshape")(
+        layers.dense(num_components * latent_dim, "log_scales")(h))
+    logits = layers.dense(num_components, "logits")(h)
+    # The likelihood is evaluated in float32 whatever the compute dtype.
+    outputs = {
+        name: keras.layers.Activation("linear", dtype="float32", name=f"{name}_float32")(value)
+        for name, value in (("logits", logits), ("means", means), ("log_scales", log_scales))
+    }
+    return keras.Model(features, outputs, name="position_head")
+
+
 @keras.saving.register_keras_serializable(package="symdiff_tf")
 class TransformerMDN(keras.Model):
     """The paper's autoregressive baseline network (a functional Keras model).
@@ -37,32 +71,20 @@ class TransformerMDN(keras.Model):
     Call: inputs `[batch, L, D]`, already shifted right (`shift_right`), → dict of float32 tensors (also under
     mixed precision): "logits" `[batch, L, K]`, "means" `[batch, L, K, D]`, "log_scales" `[batch, L, K, D]`
     (natural log of the standard deviations). Output i depends on inputs 0..i only.
+
+    It is two functional parts, `sequence_encoder` (Dense + positions + causal blocks, `[batch, L, model_dims]`)
+    and `position_head` (everything after, applied to each position on its own), so that the sampler can run
+    the costly position-wise part (≈ 80% of the FLOPs) on the one position it draws.
     """
 
     def __init__(self, latent_dim=42, sequence_length=32, model_dims=128, num_layers=6, num_heads=8,
                  mlp_dims=2048, num_mlp_layers=2, num_components=100, **kwargs):
+        encoder = _sequence_encoder(sequence_length, latent_dim, model_dims, num_layers, num_heads, mlp_dims)
+        head = _position_head(latent_dim, model_dims, mlp_dims, num_mlp_layers, num_components)
         inputs = keras.Input((sequence_length, latent_dim), name="shifted_latents")
-        h = layers.dense(model_dims, "input_projection")(inputs)
-        h = layers.PositionalEncoding(name="positional_encoding")(h)
-        for index in range(num_layers):
-            h = layers.TransformerEncoderBlock(num_heads, mlp_dims, causal=True, name=f"encoder_block_{index}")(h)
-        h = layers.layer_norm("trunk_norm")(h)
-        h = layers.dense(mlp_dims, "residual_projection")(h)
-        for index in range(num_mlp_layers):
-            h = layers.DenseResBlock(mlp_dims, name=f"residual_block_{index}")(h)
-        h = layers.layer_norm("output_norm")(h)
-        component_shape = (sequence_length, num_components, latent_dim)
-        means = keras.layers.Reshape(component_shape, name="means_reshape")(
-            layers.dense(num_components * latent_dim, "means")(h))
-        log_scales = keras.layers.Reshape(component_shape, name="log_scales_reshape")(
-            layers.dense(num_components * latent_dim, "log_scales")(h))
-        logits = layers.dense(num_components, "logits")(h)
-        # The likelihood is evaluated in float32 whatever the compute dtype.
-        outputs = {
-            name: keras.layers.Activation("linear", dtype="float32", name=f"{name}_float32")(value)
-            for name, value in (("logits", logits), ("means", means), ("log_scales", log_scales))
-        }
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=head(encoder(inputs)), **kwargs)
+        self.sequence_encoder = encoder
+        self.position_head = head
         self.latent_dim = latent_dim
         self.sequence_length = sequence_length
         self.model_dims = model_dims

@@ -1,8 +1,9 @@
 """Ancestral sampling of the TransformerMDN: one position at a time, inside one compiled `tf.function` loop.
 
-Step i (0 ≤ i < L): run the model on the conditioning buffer (position 0 a zero start vector, position j the
-value drawn at step j − 1), draw z_i from the mixture at position i, write it to the output and to buffer
-position i + 1. Seeded (stateless: step i uses `fold_in(seed, i)`), with a temperature (`mixture_distribution`).
+Step i (0 ≤ i < L): run the sequence encoder on the conditioning buffer (position 0 a zero start vector,
+position j the value drawn at step j − 1), the position head on position i only, draw z_i from that mixture,
+write it to the output and to buffer position i + 1. Seeded (stateless: step i uses `fold_in(seed, i)`), with
+a temperature (`mixture_distribution`).
 
 What is returned (`return_values`):
 - "conditioned" (default): z_0..z_{L−1}, exactly the values that later positions were conditioned on.
@@ -22,7 +23,9 @@ class MDNSampler:
     """Compiled sampler for one model; build it once and call it many times.
 
     Args:
-        model: a `TransformerMDN` (or any Keras model with its call signature and outputs).
+        model: a `TransformerMDN`, or any object with its attributes `sequence_length`, `latent_dim`,
+            `sequence_encoder` (shifted latents `[batch, L, D]` → features `[batch, L, F]`, causal) and
+            `position_head` (features `[batch, n, F]` → mixture parameters of those n positions).
         jit_compile: compile the loop with XLA (not faster on CPU here; seeds give other numbers under XLA).
 
     Call: `(num_samples, seed, temperature=1.0, return_values="conditioned")` → float32 numpy
@@ -31,24 +34,22 @@ class MDNSampler:
 
     def __init__(self, model, jit_compile: bool = False):
         self.model = model
-        self.sequence_length = model.input_shape[1]
-        self.latent_dim = model.input_shape[2]
         self._loop = tf.function(self._loop_fn, jit_compile=jit_compile, reduce_retracing=True)
 
     def _loop_fn(self, num_samples, seed, temperature, redraw_all: bool):
-        length, dims = self.sequence_length, self.latent_dim
+        length, dims = self.model.sequence_length, self.model.latent_dim
         buffer = tf.zeros([num_samples, length, dims], tf.float32)
         drawn = tf.zeros([num_samples, length, dims], tf.float32)
         for step in tf.range(length):
-            params = self.model(buffer, training=False)
-            at_step = {name: value[:, step] for name, value in params.items()}
-            z = mixture_distribution(at_step, temperature).sample(
+            features = self.model.sequence_encoder(buffer, training=False)
+            params = self.model.position_head(tf.gather(features, step[None], axis=1), training=False)
+            z = mixture_distribution({name: value[:, 0] for name, value in params.items()}, temperature).sample(
                 seed=tf.random.experimental.stateless_fold_in(seed, step))
             drawn += tf.one_hot(step, length)[None, :, None] * z[:, None, :]
             # one_hot(length, length) is all zeros: the last draw conditions nothing.
             buffer += tf.one_hot(step + 1, length)[None, :, None] * z[:, None, :]
         if redraw_all:
-            params = self.model(buffer, training=False)
+            params = self.model.position_head(self.model.sequence_encoder(buffer, training=False), training=False)
             drawn = mixture_distribution(params, temperature).sample(
                 seed=tf.random.experimental.stateless_fold_in(seed, length))
         return drawn

@@ -10,9 +10,9 @@ import os
 
 import numpy as np
 
-from symdiff_tf.melody.render import STEPS_PER_CHUNK, as_tokens, tokens_to_notes
+from symdiff_tf.melody.chunks import STEPS_PER_BAR, STEPS_PER_CHUNK
+from symdiff_tf.melody.render import as_tokens, tokens_to_notes
 
-STEPS_PER_BAR = 16
 BARS_PER_CHUNK = STEPS_PER_CHUNK // STEPS_PER_BAR
 
 

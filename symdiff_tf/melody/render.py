@@ -13,9 +13,9 @@ Two ways to join chunks (`continuous=`):
   sounding at the end of a chunk ends there, and a chunk's first steps of "no event" are silence.
 - True (the chunks are consecutive pieces of one extracted melody): a note held at the end of a chunk carries on
   into the next chunk until its note off or next onset.
-The inverse (`note_sequence_to_tokens`) uses the same convention, so tokens -> MIDI -> tokens is the identity for
-chunks cut from one melody (continuous=True) and, chunk by chunk, for any tokens whose note offs all end a sounding
-note (a note off with nothing sounding cannot be seen in MIDI; it comes back as 0).
+The inverse (`midi_to_tokens`, `notes_to_tokens`) uses the same convention. tokens -> MIDI -> tokens is the
+identity in both modes for any tokens whose note offs all end a sounding note; a note off with nothing sounding
+(possible in generated tokens, never in extracted chunks, see `chunks`) cannot be seen in MIDI and comes back as 0.
 """
 from __future__ import annotations
 
@@ -23,13 +23,16 @@ import os
 
 import numpy as np
 
-STEPS_PER_CHUNK = 32
-QPM = 120.0
-SECONDS_PER_STEP = 60.0 / QPM / 4  # 0.125 s
+from symdiff_tf.melody.chunks import CLASS_FIRST_PITCH as FIRST_PITCH_TOKEN
+from symdiff_tf.melody.chunks import CLASS_NO_EVENT as NO_EVENT
+from symdiff_tf.melody.chunks import CLASS_NOTE_OFF as NOTE_OFF
+from symdiff_tf.melody.chunks import MAX_PITCH, MIN_PITCH, STEPS_PER_CHUNK
+from symdiff_tf.melody.midi_io import read_midi
+
+QPM = 120.0  # magenta's from_tensors (note_seq.DEFAULT_QUARTERS_PER_MINUTE)
+SECONDS_PER_STEP = 60.0 / QPM / 4  # 0.125 s at 4 steps per quarter
 CHUNK_SECONDS = STEPS_PER_CHUNK * SECONDS_PER_STEP  # 4.0 s = 2 bars of 4/4 at 120 qpm
-VELOCITY = 80
-NO_EVENT, NOTE_OFF, FIRST_PITCH_TOKEN = 0, 1, 2
-MIN_PITCH, MAX_PITCH = 21, 108
+VELOCITY = 80  # magenta's OUTPUT_VELOCITY
 
 
 def as_tokens(tokens) -> np.ndarray:
@@ -131,8 +134,6 @@ def midi_to_tokens(path, n_chunks: int | None = None, continuous: bool = False) 
     `n_chunks` defaults to the chunks the notes reach (trailing rest chunks are not in a MIDI file). Raises
     ValueError when a note is off the 16th-note grid.
     """
-    from symdiff_tf.melody.midi_io import read_midi
-
     score = read_midi(path)
     steps = np.stack([score.start, score.end]) / SECONDS_PER_STEP
     rounded = np.rint(steps).astype(np.int64)

@@ -74,7 +74,9 @@ def mmd(real, generated, kernel: str = "polynomial", per: str = "chunk", degree:
     """Squared maximum mean discrepancy, biased V-statistic (as the original).
 
     Defaults are the paper's: polynomial kernel, degree 2, γ = 1, coef0 = 0. `kernel="rbf"` uses γ (1 by
-    default). Kernel means are summed in blocks of `_BLOCK` rows, so memory stays small for 32,000 chunks.
+    default). The degree-2 polynomial MMD is computed exactly from second moments (fast); other kernels sum the
+    kernel matrix in blocks of `_BLOCK` rows, so memory stays small (RBF over 32,000 chunks per set: about 2 min
+    on 2 cores).
     """
     x, y = flatten_latents(real, per), flatten_latents(generated, per)
     _check_pair(x, y)
@@ -86,6 +88,13 @@ _BLOCK = 4096
 
 
 def _kernel_mean(x: np.ndarray, y: np.ndarray, options: dict) -> float:
+    """mean over i, j of k(x_i, y_j). Degree-2 polynomial: exactly, through second moments, since
+    mean (γ⟨x, y⟩ + c)² = γ²·⟨XᵀX/M, YᵀY/L⟩_F + 2γc·⟨x̄, ȳ⟩ + c² (O((M + L)·d²) instead of O(M·L·d))."""
+    if options["kernel"] == "polynomial" and options["degree"] == 2:
+        gamma, coef0 = options["gamma"], options["coef0"]
+        moments_x, moments_y = x.T @ x / len(x), y.T @ y / len(y)
+        return float(gamma**2 * np.sum(moments_x * moments_y)
+                     + 2 * gamma * coef0 * (x.mean(0) @ y.mean(0)) + coef0**2)
     total = 0.0
     for i in range(0, len(x), _BLOCK):
         for j in range(0, len(y), _BLOCK):

@@ -85,7 +85,10 @@ class MusicVAE(keras.Model):
             raise ValueError("MusicVAE needs at least one encoder and one decoder layer")
 
         def cell(units, name):
-            return keras.layers.LSTMCell(units, recurrent_activation="sigmoid", unit_forget_bias=True, name=name)
+            # glorot_uniform for both kernels, as the TF1 default initializer of Magenta's LSTMBlockCell (and no
+            # QR decompositions of [4096, 8192] matrices for an orthogonal init when importing weights)
+            return keras.layers.LSTMCell(units, recurrent_activation="sigmoid", unit_forget_bias=True,
+                                         recurrent_initializer="glorot_uniform", name=name)
 
         small_normal = keras.initializers.RandomNormal(stddev=0.001)  # Magenta's init for these three
         self.encoder_fw = [cell(u, f"encoder_fw_{i}") for i, u in enumerate(self.enc_rnn_size)]

@@ -130,8 +130,8 @@ class Trainer:
         if self.manager.latest_checkpoint:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
             self.resumed_from = int(self.optimizer.iterations)
-        self.train_step = tf.function(self._train_step)
-        self.eval_step = tf.function(self._eval_step)
+        self.train_step = tf.function(self._train_step, autograph=False)
+        self.eval_step = tf.function(self._eval_step, autograph=False)
 
     @property
     def step(self) -> int:

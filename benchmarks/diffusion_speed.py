@@ -1,0 +1,186 @@
+"""Speed of the paper-size diffusion network: sampling and a training step at batch 64.
+
+For each precision (float32, bfloat16) and execution mode (eager, compiled `tf.function`, compiled + XLA) it
+prints network evaluations per second and the achieved GFLOP/s, next to a matrix-multiply ceiling measured in
+the same run (the machine is shared and noisy: read ratios side by side, not absolute numbers).
+
+    .venv/bin/python benchmarks/diffusion_speed.py                 # 1000 sampler steps (the paper's)
+    .venv/bin/python benchmarks/diffusion_speed.py --steps 10 --train-steps 3 --repeats 2   # quick
+
+FLOPs are counted analytically (multiply-add = 2 FLOPs): 1.3357 GFLOP per example per network evaluation at
+paper size; a training step counts 3× the forward pass (forward + two backward matmuls per layer).
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from symdiff_tf.config import from_dict, load_yaml  # noqa: E402
+from symdiff_tf.diffusion.config import DDPMConfig, TransformerDDPMConfig  # noqa: E402
+from symdiff_tf.diffusion.samplers import DiffusionSampler  # noqa: E402
+from symdiff_tf.diffusion.schedule import LinearSchedule  # noqa: E402
+from symdiff_tf.diffusion.task import DDPMTask  # noqa: E402
+from symdiff_tf.paths import REPO_ROOT  # noqa: E402
+from symdiff_tf.training import MIXED_PRECISION, build_state, build_train_step  # noqa: E402
+
+PRECISIONS = ("float32", "bfloat16")
+MODES = ("eager", "compiled", "xla")
+
+
+def forward_flops(model: TransformerDDPMConfig) -> float:
+    """FLOPs of one TransformerDDPM forward pass for one example (one window)."""
+    length, width, mlp = model.sequence_length, model.model_dims, model.mlp_dims
+    per_position = (model.latent_dim * width + width * mlp + mlp * model.latent_dim
+                    + model.num_layers * (4 * width * width + 2 * width * mlp)
+                    + model.num_mlp_layers * 2 * mlp * mlp)
+    attention = model.num_layers * 2 * length * length * width
+    hidden = 4 * model.noise_encoding_dims
+    film = model.num_mlp_layers * (model.noise_encoding_dims * hidden + hidden * hidden + 2 * hidden * mlp)
+    return 2.0 * (length * per_position + attention + film)
+
+
+def matmul_ceiling(dtype, size=2048, repeats=8, trials=3) -> float:
+    """Best GFLOP/s of a chain of `size`² matrix products in `dtype` (the residual blocks' shape at batch 64)."""
+    a = tf.random.normal([size, size], dtype=tf.float32)
+    b = tf.cast(tf.random.normal([size, size], stddev=1.0 / np.sqrt(size)), dtype)
+
+    @tf.function
+    def chain(x):
+        x = tf.cast(x, dtype)
+        for _ in range(repeats):
+            x = tf.matmul(x, b)
+        return tf.reduce_sum(tf.cast(x, tf.float32))
+
+    chain(a).numpy()
+    best = min(_timed(lambda: chain(a).numpy()) for _ in range(trials))
+    return 2.0 * size ** 3 * repeats / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def build_task(config: DDPMConfig, precision: str, weights=None) -> DDPMTask:
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(MIXED_PRECISION["none" if precision == "float32" else precision])
+    try:
+        keras.utils.set_random_seed(0)
+        task = DDPMTask(config)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    if weights is not None:
+        task.model.set_weights(weights)
+    return task
+
+
+def bench_sampler(task, mode, batch, steps, repeats) -> float:
+    """Best seconds for `steps` DDPM steps at `batch` (after one untimed run that compiles)."""
+    sampler = DiffusionSampler(task.model, LinearSchedule(num_steps=steps), mode=mode)
+    sampler.ddpm(batch, seed=0).numpy()
+    return min(_timed(lambda: sampler.ddpm(batch, seed=1).numpy()) for _ in range(repeats))
+
+
+def bench_train_step(config: DDPMConfig, precision, mode, batch, steps, repeats) -> float:
+    """Best seconds per training step at global batch `batch` on one device."""
+    train_config = dataclasses.replace(config.train, batch_size=batch,
+                                     mixed_precision="none" if precision == "float32" else precision)
+    strategy = tf.distribute.get_strategy()
+    task, state = build_state(lambda: DDPMTask(config), train_config, strategy)
+    windows = np.random.default_rng(0).uniform(-1, 1, (batch, 32, config.model.latent_dim)).astype(np.float32)
+    examples = [task.prepare_example(tf.constant(w), tf.constant([0, i], tf.int64)) for i, w in enumerate(windows)]
+    features = {key: tf.stack([e[key] for e in examples]) for key in examples[0]}
+    train_step = build_train_step(task, state, train_config, strategy, jit_compile=(mode == "xla"))
+    tf.config.run_functions_eagerly(mode == "eager")
+    try:
+        train_step(features)[0].numpy()
+
+        def run():
+            for _ in range(steps):
+                loss, _ = train_step(features)
+            loss.numpy()
+
+        return min(_timed(run) for _ in range(repeats)) / steps
+    finally:
+        tf.config.run_functions_eagerly(False)
+
+
+def network_error(task32, task16, batch=8) -> float:
+    """Relative RMS difference of ε̂ between bfloat16 and float32 on random noisy inputs."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((batch, 32, task32.config.model.latent_dim)).astype(np.float32)
+    level = rng.uniform(0.08, 1.0, batch).astype(np.float32)
+    a = task32.model([x, level]).numpy()
+    b = task16.model([x, level]).numpy()
+    return float(np.sqrt(np.mean((a - b) ** 2) / np.mean(a ** 2)))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "paper.yaml"))
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=1000, help="sampler steps per timed run")
+    parser.add_argument("--train-steps", type=int, default=5, help="training steps per timed run")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (the best is kept)")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--precisions", default=",".join(PRECISIONS))
+    parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--out", default=None, help="also write the results as JSON")
+    args = parser.parse_args(argv)
+
+    config = from_dict(DDPMConfig, load_yaml(args.config)["ddpm"], f"{args.config}:ddpm")
+    flops = forward_flops(config.model)
+    modes, precisions = args.modes.split(","), args.precisions.split(",")
+    print(f"forward: {flops / 1e9:.4f} GFLOP per example; batch {args.batch}; {args.steps} sampler steps; "
+          f"{os.cpu_count()} CPUs; TF {tf.__version__}", flush=True)
+    ceilings = {p: matmul_ceiling(tf.float32 if p == "float32" else tf.bfloat16) for p in precisions}
+    for precision, ceiling in ceilings.items():
+        print(f"matmul ceiling {precision}: {ceiling:.1f} GFLOP/s", flush=True)
+
+    results = {"forward_gflop": flops / 1e9, "ceiling_gflops": ceilings, "sampler": {}, "train": {}}
+    task32 = build_task(config, "float32")
+    tasks = {"float32": task32}
+    if "bfloat16" in precisions:
+        tasks["bfloat16"] = build_task(config, "bfloat16", task32.model.get_weights())
+        results["bfloat16_relative_error"] = network_error(task32, tasks["bfloat16"])
+        print(f"bfloat16 network relative RMS error vs float32: {results['bfloat16_relative_error']:.4f}")
+
+    print(f"\n{'sampler':<22}{'s/step':>9}{'evals/s':>10}{'GFLOP/s':>10}{'% ceiling':>11}{'% f32 ceil':>11}")
+    for precision in precisions:
+        for mode in modes:
+            seconds = bench_sampler(tasks[precision], mode, args.batch, args.steps, args.repeats)
+            evals = args.batch * args.steps / seconds
+            gflops = evals * flops / 1e9
+            results["sampler"][f"{precision}/{mode}"] = {"seconds_per_step": seconds / args.steps,
+                                                         "evals_per_second": evals, "gflops": gflops}
+            print(f"{precision + ' ' + mode:<22}{seconds / args.steps:>9.3f}{evals:>10.1f}{gflops:>10.1f}"
+                  f"{100 * gflops / ceilings[precision]:>10.0f}%{100 * gflops / ceilings['float32']:>10.0f}%",
+                  flush=True)
+    if not args.skip_train:
+        print(f"\n{'train step':<22}{'s/step':>9}{'ex/s':>10}{'GFLOP/s':>10}{'% ceiling':>11}{'% f32 ceil':>11}")
+        for precision in precisions:
+            for mode in modes:
+                seconds = bench_train_step(config, precision, mode, args.batch, args.train_steps, args.repeats)
+                gflops = args.batch * 3 * flops / seconds / 1e9
+                results["train"][f"{precision}/{mode}"] = {"seconds_per_step": seconds, "gflops": gflops}
+                print(f"{precision + ' ' + mode:<22}{seconds:>9.3f}{args.batch / seconds:>10.1f}{gflops:>10.1f}"
+                      f"{100 * gflops / ceilings[precision]:>10.0f}%{100 * gflops / ceilings['float32']:>10.0f}%",
+                      flush=True)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            json.dump(results, out, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
