@@ -162,6 +162,15 @@ def test_beats_mode_ignores_tempo_changes_mid_phrase(tmp_path):
     assert file_to_melodies(steady, quantize="beats")[0].chunks.tolist() == steady_record.chunks.tolist()
 
 
+def test_pop909_song_with_a_tempo_map_stays_one_melody_in_beats_mode(pop909_dir):
+    path = pop909_dir / "020.mid"  # 24 tempo events
+    paper = file_to_melodies(path, track="MELODY")
+    assert [r.n_chunks for r in paper] == [4, 2, 1, 0, 3, 1, 4, 2, 1, 3, 2, 2, 5, 3, 1, 5, 2]
+    (beats,) = file_to_melodies(path, track="MELODY", quantize="beats")
+    assert beats.n_chunks == 43 and beats.quantize == "beats"
+    assert len(window_starts(beats.n_chunks, 32, allow_rests=True)) == 12
+
+
 def test_beats_mode_starts_a_new_bar_grid_at_a_time_signature_change(tmp_path):
     notes = [(0, 4, 60), (24, 28, 62), (40, 44, 64)]
     path = write_midi(tmp_path / "meter.mid", [("lead", 0, notes)], tempos=[(0, 120.0), (30, 100.0)],

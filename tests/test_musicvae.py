@@ -187,15 +187,16 @@ def test_training_reduces_loss_and_reports(tmp_path):
     from symdiff_tf.musicvae.train import Trainer, TrainOptions
 
     chunks = melodic_chunks(64)
-    trainer = Trainer(musicvae.get_config("tiny"), tmp_path, TrainOptions(steps=30, batch_size=16, log_every=10,
-                                                                             eval_every=30, checkpoint_every=30))
+    config = musicvae.get_config("tiny-single", {"sampling_schedule": "inverse_sigmoid", "sampling_rate": 10.0})
+    trainer = Trainer(config, tmp_path, TrainOptions(steps=30, batch_size=16, log_every=10, eval_every=30,
+                                                     checkpoint_every=30))
     records = trainer.fit(chunks[:48], chunks[48:], progress=False)
     assert [r["step"] for r in records] == [10, 20, 30]
     assert records[-1]["r_loss"] < 0.7 * records[0]["r_loss"]
     for key in ("eval_teacher_forced_accuracy", "eval_sampled_accuracy", "eval_kl_bits", "beta",
                 "sampling_probability"):
         assert key in records[-1]
-    assert 0.0 < records[-1]["beta"] < 0.2
+    assert 0.0 < records[-1]["beta"] < 0.2 and 0.0 < records[-1]["sampling_probability"] < 0.5
     assert (tmp_path / "train_log.jsonl").is_file() and list((tmp_path / "tensorboard").iterdir())
 
 
