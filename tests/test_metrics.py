@@ -274,5 +274,6 @@ def test_flattening():
     np.testing.assert_array_equal(metrics.flatten_latents(latents, "sequence")[1], latents[1].ravel())
     with pytest.raises(ValueError, match="per="):
         metrics.flatten_latents(latents, "song")
-    result = metrics.latent_metrics(latents, latents + 1.0, per="sequence")
+    many = np.random.default_rng(3).normal(size=(40, 3, 4))  # more sequences than the 12 flattened dims
+    result = metrics.latent_metrics(many, many + 1.0, per="sequence")
     assert set(result) == {"fd", "mmd"} and result["fd"] == pytest.approx(12.0)

@@ -480,7 +480,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         by_split = collections.defaultdict(list)
         seen = {}
         unassigned = collections.Counter()
-        for name, path in files:
+        for name, path in tqdm.tqdm(files, desc="lakh_midi: hashing and splitting", unit=" files", leave=False):
             try:
                 digest = content_digest(path)
             except OSError as err:
@@ -498,16 +498,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 self._note_skip(name, "no split", str(err))
                 continue
             by_split[split].append((name, path))
-        self._run_record = {"files_found": len(files), "files_not_in_any_split": dict(unassigned),
-                            "files_per_split": {s: len(f) for s, f in sorted(by_split.items())}}
+        self._run_record.update({"files_found": len(files), "files_not_in_any_split": dict(unassigned),
+                                 "files_per_split": {s: len(f) for s, f in sorted(by_split.items())}})
         if not by_split:
             raise ManualDataError(f"None of the {len(files)} MIDI files under {manual_dir} could be assigned "
                                   f"to a split ({dict(unassigned)}).\n\n{MANUAL_DOWNLOAD_INSTRUCTIONS}")
         return {split: self._generate_examples(split_files, split) for split, split_files in by_split.items()}
 
     def _note_skip(self, name, reason, detail):
-        self._run_record.setdefault("skipped_before_split", []).append(
-            {"file": name, "reason": reason, "detail": detail[:300]})
+        noted = self._run_record.setdefault("skipped_before_split", [])
+        if len(noted) < 100:  # the first few, for the record; all are counted in files_not_in_any_split
+            noted.append({"file": name, "reason": reason, "detail": detail[:300]})
 
     def _encoder(self):
         config = self.builder_config

@@ -22,14 +22,14 @@ def draw_melody(ax, tokens, rests=None, title: str | None = None, continuous: bo
     rests: optional bool `[n_chunks]`, shaded chunks. continuous: how notes are joined across chunks
     (see `render`).
     """
+    from matplotlib.collections import PolyCollection
+
     tokens = as_tokens(tokens)
     n_chunks = tokens.shape[0]
     n_bars = n_chunks * BARS_PER_CHUNK
     if rests is not None:
         for chunk in np.flatnonzero(np.asarray(rests, bool)):
             ax.axvspan(chunk * BARS_PER_CHUNK, (chunk + 1) * BARS_PER_CHUNK, color="0.88", zorder=0, lw=0)
-    from matplotlib.collections import PolyCollection
-
     starts, ends, pitches = tokens_to_notes(tokens, continuous)
     x0, x1 = starts / STEPS_PER_BAR, ends / STEPS_PER_BAR
     y0, y1 = pitches - 0.4, pitches + 0.4
@@ -43,6 +43,7 @@ def draw_melody(ax, tokens, rests=None, title: str | None = None, continuous: bo
     ax.vlines(bars[chunk_lines], low - 0.5, high + 0.5, colors="0.35", lw=1.1, zorder=1)
     ax.set_xlim(0, max(n_bars, 1))
     ax.set_ylim(low - 0.5, high + 0.5)
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("bar")
     ax.set_ylabel("MIDI pitch")
     ax.set_xticks(range(0, n_bars + 1, max(BARS_PER_CHUNK, BARS_PER_CHUNK * (n_bars // 32))))
@@ -73,7 +74,12 @@ def save_pianoroll_grid(path, melodies, rests=None, titles=None, title: str | No
     rows = math.ceil(len(melodies) / columns)
     longest_bars = max(as_tokens(m).shape[0] for m in melodies) * BARS_PER_CHUNK
     width = min(max(6.0, 0.22 * longest_bars + 1.5), 30.0) * columns
-    figure, axes = plt.subplots(rows, columns, figsize=(width, 2.8 * rows + (0.4 if title else 0)), squeeze=False)
+    height = 2.8 * rows + (0.4 if title else 0)
+    figure, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False)
+    # fixed margins in inches (tight_layout costs a quarter of the drawing time)
+    figure.subplots_adjust(left=0.75 / width, right=1 - 0.2 / width, bottom=0.55 / height,
+                           top=1 - (0.35 + (0.4 if title else 0)) / height, wspace=0.9 * columns / width,
+                           hspace=0.5)
     for i, ax in enumerate(axes.flat):
         if i >= len(melodies):
             ax.set_visible(False)
@@ -82,7 +88,6 @@ def save_pianoroll_grid(path, melodies, rests=None, titles=None, title: str | No
                     title=None if titles is None else titles[i], continuous=continuous)
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
     figure.savefig(os.fspath(path), dpi=100)
     plt.close(figure)
     return path
