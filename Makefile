@@ -26,7 +26,7 @@ install: $(VENV)/.stamp-install
 install-test: $(VENV)/.stamp-test
 
 demo: install
-	$(VENV)/bin/symdiff melodies $(SHARED)/pop909/midi/001.mid $(SHARED)/lakh_clean_mini/ABC --track MELODY --out $(DEMO_OUT)
+	$(VENV)/bin/symdiff melodies $(SHARED)/pop909/midi/001.mid $(SHARED)/pop909/midi/002.mid $(SHARED)/pop909/midi/003.mid --track MELODY --out $(DEMO_OUT)
 
 test: install-test
 	$(PY) -m pytest -n 2 -q tests

@@ -1,7 +1,8 @@
 """The `symdiff` command. Each subcommand lives in `symdiff_tf/commands/<name>.py` and exposes
 `register(subparsers)`, which adds its parser and sets `func` to a `run(args) -> int`.
 
-Command modules import TensorFlow only inside `run`, so `symdiff --help` and `symdiff melodies` stay fast.
+Only the module of the command being run is imported (all of them for `symdiff --help`), so a command that
+needs no TensorFlow, such as `symdiff melodies`, never pays for importing it.
 """
 import argparse
 import importlib
@@ -19,19 +20,24 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser, with every subcommand, or only `command` when it names one."""
     parser = argparse.ArgumentParser(
         prog="symdiff",
         description="Long melodies with a diffusion model over MusicVAE latents (Mittal et al., ISMIR 2021).",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module_name in COMMANDS.values():
+    for name, module_name in COMMANDS.items():
+        if command in COMMANDS and name != command:
+            continue
         importlib.import_module(f"symdiff_tf.commands.{module_name}").register(subparsers)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     return args.func(args)
 
 

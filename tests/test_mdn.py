@@ -110,8 +110,9 @@ def test_temperature_scales_weights_and_spreads():
                                rtol=1e-6)
 
 
-def test_sampler_is_deterministic_and_seeded():
-    sampler = sampling.MDNSampler(tiny_model())
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_sampler_is_deterministic_and_seeded(jit_compile):
+    sampler = sampling.MDNSampler(tiny_model(), jit_compile=jit_compile)
     a = sampler(3, seed=5)
     assert a.shape == (3, 6, 3) and a.dtype == np.float32
     np.testing.assert_array_equal(a, sampler(3, seed=5))

@@ -196,3 +196,18 @@ def test_tfds_spec_for_the_data_seam(latent_builds):
     assert train.element_spec.shape == (32, 8) and int(train.cardinality()) == 3
     assert latents.open_tfds_windows(spec, "eval") is not None  # validation split exists (holds no window)
     assert latents.opened_scaler(spec).kept_dims == tuple(range(8))
+
+
+def test_as_dataset_feeds_the_diffusion_trainer(latent_builds, tmp_path):
+    """builder.as_dataset() -> latents.datasets_for_training -> training.train, nothing in between."""
+    from symdiff_tf import latents, training
+    from symdiff_tf.models import get_spec, load_model_config
+    from symdiff_tf.paths import REPO_ROOT
+
+    plain, _ = latent_builds
+    train_ds, _, _ = latents.datasets_for_training(plain.as_dataset(split="train"), latents.LatentDataConfig())
+    ddpm = load_model_config("ddpm", REPO_ROOT / "configs" / "tiny.yaml",
+                             ["ddpm.train.sample_every=0", "ddpm.train.eval_every=0"])
+    history = training.train(lambda: get_spec("ddpm").build_task(ddpm), train_ds, ddpm.train, tmp_path,
+                             max_steps=1, progress=False)
+    assert history and np.isfinite(history[-1]["loss"])
