@@ -84,37 +84,66 @@ class LatentDataConfig:
 
 @dataclasses.dataclass
 class MelodyLatents:
-    """Per-melody posteriors in memory: lists of `mu`, `sigma` `[n_chunks, z_size]` and `rests` `[n_chunks]`."""
+    """Per-melody posteriors in memory: lists of `mu`, `sigma` `[n_chunks, n_columns]` and `rests` `[n_chunks]`.
+
+    `dims` names the latent index of each column when only some dims were read (`from_examples(dims=...)`,
+    which keeps memory at k/z_size of the full latents), None when all `z_size` dims are held.
+    """
 
     mu: list[np.ndarray]
     sigma: list[np.ndarray]
     rests: list[np.ndarray]
+    dims: tuple[int, ...] | None = None
+    full_z_size: int | None = None
 
     @classmethod
-    def from_examples(cls, examples) -> "MelodyLatents":
-        """Reads per-melody examples (dicts with `mu`, `sigma`, `rests`).
+    def from_examples(cls, examples, dims=None) -> "MelodyLatents":
+        """Reads per-melody examples (dicts with `mu`, `sigma`, `rests`), keeping only latent `dims` if given.
 
         `examples` is what `tfds.load("lakh_midi/<latent config>", split=...)` or `builder.as_dataset(split)`
         returns (a `tf.data.Dataset`), or any iterable of such dicts holding numpy arrays.
         """
+        import tqdm
+
         if hasattr(examples, "as_numpy_iterator"):
             examples = examples.as_numpy_iterator()
-        mu, sigma, rests = [], [], []
-        for index, example in enumerate(examples):
+        columns = None if dims is None else np.asarray(sorted(int(d) for d in dims), np.int64)
+        mu, sigma, rests, full_z_size = [], [], [], None
+        for index, example in enumerate(tqdm.tqdm(examples, desc="reading latents", unit=" melodies",
+                                                  leave=False, mininterval=2.0)):
             missing = {"mu", "sigma", "rests"} - set(example)
             if missing:
                 raise ValueError(f"example {index}: missing {sorted(missing)}; a latent config of lakh_midi "
                                  "(built with a MusicVAE) is needed, the `tokens` config has no latents")
-            mu.append(np.asarray(example["mu"], np.float32))
-            sigma.append(np.asarray(example["sigma"], np.float32))
+            example_mu = np.asarray(example["mu"], np.float32)
+            full_z_size = example_mu.shape[-1]
+            take = slice(None) if columns is None else columns
+            mu.append(example_mu[:, take])
+            sigma.append(np.asarray(example["sigma"], np.float32)[:, take])
             rests.append(np.asarray(example["rests"], bool))
-        return cls(mu, sigma, rests)
+        if columns is not None and full_z_size is not None and columns.max(initial=-1) >= full_z_size:
+            raise ValueError(f"dims {columns.tolist()} do not fit latents of size {full_z_size}")
+        return cls(mu, sigma, rests, None if columns is None else tuple(columns.tolist()), full_z_size)
 
     @property
     def z_size(self) -> int:
+        """Size of the full latent (512 for cat-mel_2bar_big), also when only some dims are held."""
+        if self.full_z_size is not None:
+            return int(self.full_z_size)
         if not self.mu:
             raise ValueError("no melodies: the split is empty")
         return int(self.mu[0].shape[-1])
+
+    def columns(self, latent_dims) -> np.ndarray:
+        """Column indices holding latent dims `latent_dims`; an error names the dims that were not read."""
+        latent_dims = np.asarray(latent_dims, np.int64)
+        if self.dims is None:
+            return latent_dims
+        position = {d: i for i, d in enumerate(self.dims)}
+        absent = [int(d) for d in latent_dims if int(d) not in position]
+        if absent:
+            raise ValueError(f"latent dims {absent} were not read (read: {list(self.dims)})")
+        return np.asarray([position[int(d)] for d in latent_dims], np.int64)
 
     def __len__(self) -> int:
         return len(self.mu)
@@ -122,6 +151,8 @@ class MelodyLatents:
 
 def mean_sigma(latents: MelodyLatents) -> np.ndarray:
     """Mean posterior sigma per latent dim `[z_size]` over all non-rest chunks (paper Appendix C)."""
+    if latents.dims is not None:
+        raise ValueError("mean sigma per dim needs all latent dims: read the examples without `dims`")
     total = np.zeros(latents.z_size, np.float64)
     count = 0
     for sigma, rests in zip(latents.sigma, latents.rests):
@@ -170,8 +201,9 @@ def _flatten(latents: MelodyLatents, kept_dims: np.ndarray, config: LatentDataCo
     lengths = np.asarray([len(r) for r in latents.rests], np.int64)
     melody_offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     n_kept = len(kept_dims)
-    mu = np.concatenate([m[:, kept_dims] for m in latents.mu]) if len(latents) else np.zeros((0, n_kept))
-    sigma = np.concatenate([s[:, kept_dims] for s in latents.sigma]) if len(latents) else np.zeros((0, n_kept))
+    columns = latents.columns(kept_dims)
+    mu = np.concatenate([m[:, columns] for m in latents.mu]) if len(latents) else np.zeros((0, n_kept))
+    sigma = np.concatenate([s[:, columns] for s in latents.sigma]) if len(latents) else np.zeros((0, n_kept))
     return _FlatLatents(mu.astype(np.float32), sigma.astype(np.float32),
                         (melody_offsets[melody_ids] + starts).astype(np.int64) if len(starts) else starts)
 
@@ -346,13 +378,17 @@ def datasets_for_training(train, config: LatentDataConfig, evaluation=None, mean
     """
     if eval_statistics not in ("train", "own"):
         raise ValueError(f"eval_statistics={eval_statistics!r}: expected 'train' or 'own'")
-    train = train if isinstance(train, MelodyLatents) else MelodyLatents.from_examples(train)
-    scaler = LatentScaler.fit(train, config, mean_sigma_per_dim=mean_sigma_per_dim)
+    kept_dims = config.kept_dims
+    if kept_dims is None and mean_sigma_per_dim is not None:
+        kept_dims = select_kept_dims(mean_sigma_per_dim, config.sigma_threshold)
+    # with the kept dims known up front, only those are read into memory
+    train = train if isinstance(train, MelodyLatents) else MelodyLatents.from_examples(train, dims=kept_dims)
+    scaler = LatentScaler.fit(train, config, kept_dims=kept_dims, mean_sigma_per_dim=mean_sigma_per_dim)
     train_ds = windows_dataset(train, scaler, config)
     eval_ds = None
     if evaluation is not None:
         evaluation = evaluation if isinstance(evaluation, MelodyLatents) else MelodyLatents.from_examples(
-            evaluation)
+            evaluation, dims=scaler.kept_dims)
         eval_config = dataclasses.replace(config, z_mode="mu" if config.z_mode == "mu" else "fixed",
                                           shuffle=False)
         eval_scaler = scaler

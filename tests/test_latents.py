@@ -161,3 +161,17 @@ def test_original_window_bugs_option():
     assert L.count_windows(data.rests, fixed) == 2 + 1
     # original: range(0, 33 - 32) = [0] only (off-by-one), and the rest at position 0 goes unnoticed
     assert L.count_windows(data.rests, original) == 1 + 1
+
+
+def test_reading_only_the_kept_dims_gives_the_same_windows():
+    data = _melodies()
+    examples = [{"mu": m, "sigma": s, "rests": r} for m, s, r in zip(data.mu, data.sigma, data.rests)]
+    config = L.LatentDataConfig(window_chunks=32, seed=3)
+    full_ds, _, full_scaler = L.datasets_for_training(examples, config)
+    slim_ds, _, slim_scaler = L.datasets_for_training(examples, config, mean_sigma_per_dim=L.mean_sigma(data))
+    slim = L.MelodyLatents.from_examples(examples, dims=slim_scaler.kept_dims)
+    assert slim.mu[0].shape == (40, 2) and slim.z_size == 6  # only dims 0 and 3 held in memory
+    assert slim_scaler == full_scaler
+    np.testing.assert_array_equal(np.stack(list(slim_ds)), np.stack(list(full_ds)))
+    with pytest.raises(ValueError, match="not read"):
+        slim.columns([1])

@@ -176,7 +176,9 @@ def test_noteseq_and_midi_inputs_agree(tmp_path):
     for pitch, start, end in HAND_PIECE:
         sequence.notes.add(pitch=int(pitch), start_time=start, end_time=end, velocity=80)
     sequence.notes.add(pitch=36, start_time=0.0, end_time=0.5, velocity=80, is_drum=True, instrument=9)  # dropped
-    sequence.total_time = 11.0
+    sequence.total_time = 16.0  # a trailing rest: frames at 0, 4, 8 s (the array alone ends at 11 s: 0, 4)
+    assert len(metrics.frame_gaussians(sequence)[0]) == 3
+    assert len(metrics.frame_gaussians(HAND_PIECE)[0]) == 2
     path = tmp_path / "hand.mid"
     note_seq.sequence_proto_to_midi_file(sequence, str(path))
     np.testing.assert_allclose(metrics.as_note_array(sequence), HAND_PIECE)

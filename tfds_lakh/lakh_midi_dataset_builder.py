@@ -9,7 +9,7 @@ needs no rebuild and the data is ~32x smaller than the original's overlapping wi
 
 Configs (`LakhMidiConfig`) are named after their parameters: `tokens` (paper quantisation, hash split, no VAE),
 `tokens-beats`, `tokens-beats-track_MELODY-split_pop909` (POP909's melody track and split), and any latent config
-made with `latent_config(vae_path, ...)` (name `latents_<vae file stem>-...`).
+made with `make_config(vae=PATH, ...)` (name `latents_<vae file stem>-...`).
 
 Beam: when `download_config` carries `beam_runner` or `beam_options`, `_generate_examples` returns a Beam
 PTransform (files read in parallel, VAE encoding in batches, statistics combined in the pipeline); otherwise
@@ -124,8 +124,6 @@ def make_config(quantize=None, track=None, split="hash", vae=None, validation_pe
                           else str(vae), validation_percent=validation_percent,
                           encode_batch_size=encode_batch_size)
 
-
-latent_config = make_config
 
 
 # --------------------------------------------------------------------------------------------------------------

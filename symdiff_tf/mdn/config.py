@@ -24,7 +24,6 @@ class MDNSamplingConfig:
     # "conditioned": position i is the value later positions were conditioned on (default, correct);
     # "original": every position redrawn from the last forward pass, as the released sample_mdn.py (§3.4).
     return_values: str = "conditioned"
-    tensorboard_samples: int = 4
 
 
 def _paper_mdn_train() -> TrainConfig:

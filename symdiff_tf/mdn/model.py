@@ -74,7 +74,7 @@ class TransformerMDN(keras.Model):
 
     It is two functional parts, `sequence_encoder` (Dense + positions + causal blocks, `[batch, L, model_dims]`)
     and `position_head` (everything after, applied to each position on its own), so that the sampler can run
-    the costly position-wise part (≈ 80% of the FLOPs) on the one position it draws.
+    the costly position-wise part (about 90% of the FLOPs) on the one position it draws.
     """
 
     def __init__(self, latent_dim=42, sequence_length=32, model_dims=128, num_layers=6, num_heads=8,

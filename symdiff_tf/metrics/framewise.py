@@ -4,8 +4,9 @@ adjacent frames, pooled over a set of pieces, and related to a ground-truth set.
 Frames are 4 bars long with a 2-bar hop; at 120 qpm (the decoder's tempo) that is 8 s frames with a 4 s hop.
 Frame k covers [k·hop, k·hop + frame); a note belongs to the frame its onset lies in, its end cut at the frame
 end (note_seq's `trim_note_sequence`, as the original). Frame starts run 0, hop, 2·hop, … while
-start < total − hop, with total = ceil(last note end) by default (the original), so a full 64-bar piece
-(128 s) gives 31 frames and 30 adjacent pairs. Pass `total_seconds=128.0` to count trailing silence too.
+start < total − hop, with total = ceil(length) by default (the original: a NoteSequence's `total_time`; the
+last note end for MIDI files and arrays), so a full 64-bar piece (128 s) gives 31 frames and 30 adjacent pairs.
+Pass `total_seconds=128.0` to fix the length (trailing silence counts too).
 
 Per frame: mean and population variance of the MIDI pitches, and of the durations (end − start, seconds).
 An empty frame has no notes; `empty_frames="zero"` (default, the original's convention) gives it mean 0 and
@@ -37,17 +38,22 @@ class FrameSpec:
 
     frame_seconds: float = 8.0
     hop_seconds: float = 4.0
-    total_seconds: float | None = None  # None: ceil of the last note end, as the original
+    total_seconds: float | None = None  # None: ceil of the piece's length, as the original
 
-    def frame_starts(self, notes: np.ndarray) -> np.ndarray:
-        """Start times in seconds, [num_frames], for a [num_notes, 3] note array."""
+    def frame_starts(self, length_seconds: float) -> np.ndarray:
+        """Start times in seconds, [num_frames], for a piece `length_seconds` long (used when `total_seconds`
+        is None)."""
         if self.frame_seconds <= 0 or self.hop_seconds <= 0:
             raise ValueError(f"{self}: frame and hop must be positive")
-        if self.total_seconds is None:
-            total = math.ceil(notes[:, END].max()) if len(notes) else 0.0
-        else:
-            total = self.total_seconds
+        total = math.ceil(length_seconds) if self.total_seconds is None else self.total_seconds
         return np.arange(0.0, total - self.hop_seconds, self.hop_seconds)
+
+
+def piece_seconds(piece, notes: np.ndarray) -> float:
+    """Length of a piece: a NoteSequence's `total_time` (what the original used), at least its last note end;
+    the last note end for files and arrays."""
+    last_end = float(notes[:, END].max()) if len(notes) else 0.0
+    return max(float(getattr(piece, "total_time", 0.0)), last_end) if hasattr(piece, "notes") else last_end
 
 
 def frame_gaussians(piece, spec: FrameSpec = FrameSpec()) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +65,7 @@ def frame_gaussians(piece, spec: FrameSpec = FrameSpec()) -> tuple[np.ndarray, n
         empty: bool [num_frames], True where the frame has no note.
     """
     notes = as_note_array(piece)
-    starts = spec.frame_starts(notes)
+    starts = spec.frame_starts(piece_seconds(piece, notes))
     stats = np.zeros((len(starts), 4))
     empty = np.zeros(len(starts), dtype=bool)
     for k, start in enumerate(starts):
