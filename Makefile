@@ -29,7 +29,7 @@ demo: install
 	$(VENV)/bin/symdiff melodies $(SHARED)/pop909/midi/001.mid $(SHARED)/pop909/midi/002.mid $(SHARED)/pop909/midi/003.mid --track MELODY --out $(DEMO_OUT)
 
 test: install-test
-	$(PY) -m pytest -n 2 -q tests
+	$(PY) -m pytest -n 2 -q
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT)

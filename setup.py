@@ -24,8 +24,8 @@ STACK = [
 ]
 
 EXTRAS = {
-    "beam": ["apache-beam==2.77.0", "pyarrow==25.0.1"],
-    "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "tf-slim==1.1.0"],
+    "beam": ["apache-beam==2.77.0", "pyarrow==25.0.1", "mlcroissant==1.1.1"],  # mlcroissant: `tfds build`
+    "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "tf-slim==1.1.0", "dill==0.4.1"],  # dill: tfds.testing
 }
 
 setup(

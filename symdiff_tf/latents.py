@@ -297,18 +297,20 @@ class LatentScaler:
                 "maximum": self.maximum, "fit_on": self.fit_on}
 
     def save(self, path) -> pathlib.Path:
-        """Writes the statistics as JSON; `path` is a file, or a folder (then `SCALER_FILENAME` inside it)."""
+        """Writes the statistics as JSON; `path` is a `.json` file, or a folder (made if needed; then
+        `SCALER_FILENAME` inside it)."""
         path = pathlib.Path(path)
-        if path.is_dir():
+        if path.suffix != ".json":
+            path.mkdir(parents=True, exist_ok=True)
             path = path / SCALER_FILENAME
         path.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
         return path
 
     @classmethod
     def load(cls, path) -> "LatentScaler":
-        """Reads what `save` wrote (a file, or a folder holding `SCALER_FILENAME`)."""
+        """Reads what `save` wrote (a `.json` file, or a folder holding `SCALER_FILENAME`)."""
         path = pathlib.Path(path)
-        if path.is_dir():
+        if path.suffix != ".json":
             path = path / SCALER_FILENAME
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no latent scaling statistics (written by LatentScaler.save)")

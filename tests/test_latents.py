@@ -87,9 +87,12 @@ def test_scaling_round_trip_and_inverse_fill(tmp_path):
     np.testing.assert_array_equal(noisy, scaler.inverse(scaled, fill="noise", seed=3))
     assert not np.array_equal(noisy, scaler.inverse(scaled, fill="noise", seed=4))
     # saved beside the model as JSON, and loaded back identical
-    path = scaler.save(tmp_path)
-    assert path.name == L.SCALER_FILENAME and json.loads(path.read_text())["kept_dims"] == [0, 3]
-    assert L.LatentScaler.load(tmp_path) == scaler
+    path = scaler.save(tmp_path / "new_workdir")
+    assert path == tmp_path / "new_workdir" / L.SCALER_FILENAME
+    assert json.loads(path.read_text())["kept_dims"] == [0, 3]
+    assert L.LatentScaler.load(tmp_path / "new_workdir") == scaler == L.LatentScaler.load(path)
+    with pytest.raises(FileNotFoundError, match="latent scaling"):
+        L.LatentScaler.load(tmp_path / "elsewhere")
 
 
 def test_sampling_is_fresh_each_epoch_and_deterministic_with_seed():
