@@ -1,8 +1,8 @@
 """Speed of the paper-size diffusion network: sampling and a training step at batch 64.
 
 For each precision (float32, bfloat16) and execution mode (eager, compiled `tf.function`, compiled + XLA) it
-prints network evaluations per second and the achieved GFLOP/s, next to a matrix-multiply ceiling measured in
-the same run (the machine is shared and noisy: read ratios side by side, not absolute numbers).
+prints network evaluations per second and the achieved GFLOP/s next to a matrix-multiply ceiling measured right
+after that variant (the machine is shared and its load drifts: read ratios side by side, not absolute numbers).
 
     .venv/bin/python benchmarks/diffusion_speed.py                 # 1000 sampler steps (the paper's)
     .venv/bin/python benchmarks/diffusion_speed.py --steps 10 --train-steps 3 --repeats 2   # quick
@@ -12,6 +12,7 @@ paper size; a training step counts 3× the forward pass (forward + two backward 
 """
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -48,20 +49,26 @@ def forward_flops(model: TransformerDDPMConfig) -> float:
     return 2.0 * (length * per_position + attention + film)
 
 
-def matmul_ceiling(dtype, size=2048, repeats=8, trials=3) -> float:
-    """Best GFLOP/s of a chain of `size`² matrix products in `dtype` (the residual blocks' shape at batch 64)."""
+@functools.lru_cache(maxsize=None)
+def _matmul_chain(dtype_name: str, size: int, repeats: int):
     a = tf.random.normal([size, size], dtype=tf.float32)
-    b = tf.cast(tf.random.normal([size, size], stddev=1.0 / np.sqrt(size)), dtype)
+    b = tf.cast(tf.random.normal([size, size], stddev=1.0 / np.sqrt(size)), dtype_name)
 
     @tf.function
-    def chain(x):
-        x = tf.cast(x, dtype)
+    def chain():
+        x = tf.cast(a, dtype_name)
         for _ in range(repeats):
             x = tf.matmul(x, b)
         return tf.reduce_sum(tf.cast(x, tf.float32))
 
-    chain(a).numpy()
-    best = min(_timed(lambda: chain(a).numpy()) for _ in range(trials))
+    chain().numpy()
+    return chain
+
+
+def matmul_ceiling(dtype_name: str, size=2048, repeats=8, trials=3) -> float:
+    """Best GFLOP/s of a chain of `size`² matrix products (the residual blocks' shape at batch 64)."""
+    chain = _matmul_chain(dtype_name, size, repeats)
+    best = min(_timed(lambda: chain().numpy()) for _ in range(trials))
     return 2.0 * size ** 3 * repeats / best / 1e9
 
 
@@ -84,35 +91,44 @@ def build_task(config: DDPMConfig, precision: str, weights=None) -> DDPMTask:
     return task
 
 
-def bench_sampler(task, mode, batch, steps, repeats) -> float:
-    """Best seconds for `steps` DDPM steps at `batch` (after one untimed run that compiles)."""
+def sampler_runner(task, mode, batch, steps):
+    """A callable running `steps` DDPM steps at `batch`; the untimed first run here compiles it."""
     sampler = DiffusionSampler(task.model, LinearSchedule(num_steps=steps), mode=mode)
     sampler.ddpm(batch, seed=0).numpy()
-    return min(_timed(lambda: sampler.ddpm(batch, seed=1).numpy()) for _ in range(repeats))
+    return lambda: sampler.ddpm(batch, seed=1).numpy()
 
 
-def bench_train_step(config: DDPMConfig, precision, mode, batch, steps, repeats) -> float:
-    """Best seconds per training step at global batch `batch` on one device."""
+def train_runner(config: DDPMConfig, precision, mode, batch, steps):
+    """A callable running `steps` training steps at global batch `batch` on one device (compiled here)."""
     train_config = dataclasses.replace(config.train, batch_size=batch,
-                                     mixed_precision="none" if precision == "float32" else precision)
+                                       mixed_precision="none" if precision == "float32" else precision)
     strategy = tf.distribute.get_strategy()
     task, state = build_state(lambda: DDPMTask(config), train_config, strategy)
     windows = np.random.default_rng(0).uniform(-1, 1, (batch, 32, config.model.latent_dim)).astype(np.float32)
     examples = [task.prepare_example(tf.constant(w), tf.constant([0, i], tf.int64)) for i, w in enumerate(windows)]
     features = {key: tf.stack([e[key] for e in examples]) for key in examples[0]}
     train_step = build_train_step(task, state, train_config, strategy, jit_compile=(mode == "xla"))
-    tf.config.run_functions_eagerly(mode == "eager")
-    try:
-        train_step(features)[0].numpy()
 
-        def run():
+    def run():
+        tf.config.run_functions_eagerly(mode == "eager")
+        try:
             for _ in range(steps):
                 loss, _ = train_step(features)
             loss.numpy()
+        finally:
+            tf.config.run_functions_eagerly(False)
 
-        return min(_timed(run) for _ in range(repeats)) / steps
-    finally:
-        tf.config.run_functions_eagerly(False)
+    train_step(features)  # compile (also in eager mode: builds the optimizer's graph pieces)
+    return run
+
+
+def interleaved_best(runners: dict, repeats: int) -> dict:
+    """Best seconds of each runner, timing them in turn so that load drift hits all of them alike."""
+    best = {name: float("inf") for name in runners}
+    for _ in range(repeats):
+        for name, run in runners.items():
+            best[name] = min(best[name], _timed(run))
+    return best
 
 
 def network_error(task32, task16, batch=8) -> float:
@@ -131,7 +147,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=1000, help="sampler steps per timed run")
     parser.add_argument("--train-steps", type=int, default=5, help="training steps per timed run")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (the best is kept)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs per variant, float32 and bfloat16 in turn (the best is kept)")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
     parser.add_argument("--skip-train", action="store_true")
@@ -143,9 +160,14 @@ def main(argv=None) -> int:
     modes, precisions = args.modes.split(","), args.precisions.split(",")
     print(f"forward: {flops / 1e9:.4f} GFLOP per example; batch {args.batch}; {args.steps} sampler steps; "
           f"{os.cpu_count()} CPUs; TF {tf.__version__}", flush=True)
-    ceilings = {p: matmul_ceiling(tf.float32 if p == "float32" else tf.bfloat16) for p in precisions}
+
+    def local_ceiling(precision):
+        """The ceiling measured right after a variant: the load on a shared machine drifts within a run."""
+        return matmul_ceiling(precision, trials=2)
+
+    ceilings = {p: local_ceiling(p) for p in precisions}
     for precision, ceiling in ceilings.items():
-        print(f"matmul ceiling {precision}: {ceiling:.1f} GFLOP/s", flush=True)
+        print(f"matmul ceiling {precision} at start: {ceiling:.1f} GFLOP/s", flush=True)
 
     results = {"forward_gflop": flops / 1e9, "ceiling_gflops": ceilings, "sampler": {}, "train": {}}
     task32 = build_task(config, "float32")
@@ -155,27 +177,33 @@ def main(argv=None) -> int:
         results["bfloat16_relative_error"] = network_error(task32, tasks["bfloat16"])
         print(f"bfloat16 network relative RMS error vs float32: {results['bfloat16_relative_error']:.4f}")
 
-    print(f"\n{'sampler':<22}{'s/step':>9}{'evals/s':>10}{'GFLOP/s':>10}{'% ceiling':>11}{'% f32 ceil':>11}")
-    for precision in precisions:
+    header = f"{'s/step':>9}{'rate':>10}{'GFLOP/s':>10}{'ceil now':>10}{'% ceiling':>11}"
+    kinds = [("sampler", args.steps, 1)] + ([] if args.skip_train else [("train", args.train_steps, 3)])
+    for kind, steps, flops_factor in kinds:
+        print(f"\n{kind + (' (rate=evals/s)' if kind == 'sampler' else ' (rate=ex/s)'):<24}{header}")
         for mode in modes:
-            seconds = bench_sampler(tasks[precision], mode, args.batch, args.steps, args.repeats)
-            evals = args.batch * args.steps / seconds
-            gflops = evals * flops / 1e9
-            results["sampler"][f"{precision}/{mode}"] = {"seconds_per_step": seconds / args.steps,
-                                                         "evals_per_second": evals, "gflops": gflops}
-            print(f"{precision + ' ' + mode:<22}{seconds / args.steps:>9.3f}{evals:>10.1f}{gflops:>10.1f}"
-                  f"{100 * gflops / ceilings[precision]:>10.0f}%{100 * gflops / ceilings['float32']:>10.0f}%",
-                  flush=True)
-    if not args.skip_train:
-        print(f"\n{'train step':<22}{'s/step':>9}{'ex/s':>10}{'GFLOP/s':>10}{'% ceiling':>11}{'% f32 ceil':>11}")
-        for precision in precisions:
-            for mode in modes:
-                seconds = bench_train_step(config, precision, mode, args.batch, args.train_steps, args.repeats)
-                gflops = args.batch * 3 * flops / seconds / 1e9
-                results["train"][f"{precision}/{mode}"] = {"seconds_per_step": seconds, "gflops": gflops}
-                print(f"{precision + ' ' + mode:<22}{seconds:>9.3f}{args.batch / seconds:>10.1f}{gflops:>10.1f}"
-                      f"{100 * gflops / ceilings[precision]:>10.0f}%{100 * gflops / ceilings['float32']:>10.0f}%",
-                      flush=True)
+            if kind == "sampler":
+                runners = {p: sampler_runner(tasks[p], mode, args.batch, steps) for p in precisions}
+            else:
+                runners = {p: train_runner(config, p, mode, args.batch, steps) for p in precisions}
+            best = interleaved_best(runners, args.repeats)
+            del runners
+            for precision in precisions:
+                seconds = best[precision] / steps
+                local = local_ceiling(precision)
+                gflops = args.batch * flops_factor * flops / seconds / 1e9
+                rate = args.batch / seconds
+                results[kind][f"{precision}/{mode}"] = {"seconds_per_step": seconds, "gflops": gflops,
+                                                        "ceiling_now": local}
+                print(f"{precision + ' ' + mode:<24}{seconds:>9.3f}{rate:>10.1f}{gflops:>10.1f}"
+                      f"{local:>10.1f}{100 * gflops / local:>10.0f}%", flush=True)
+    for kind in ("sampler", "train"):
+        speeds = results[kind]
+        for mode in modes:
+            if f"float32/{mode}" in speeds and f"bfloat16/{mode}" in speeds:
+                ratio = speeds[f"bfloat16/{mode}"]["gflops"] / speeds[f"float32/{mode}"]["gflops"]
+                results[kind][f"bfloat16_speedup/{mode}"] = ratio
+                print(f"{kind} bfloat16 / float32 speed ({mode}): {ratio:.2f}x")
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:
             json.dump(results, out, indent=2)

@@ -110,7 +110,9 @@ def main(argv=None) -> int:
         print(f"float32 matmul ceiling after the runs: {ceiling_after:.0f} GFLOP/s")
 
         for what, gflop in (("decode", DECODE_GFLOP), ("encode", ENCODE_GFLOP)):
-            print(f"\n{what} (greedy) chunks/s; GFLOP/s as % of the ceiling of its precision")
+            label = "decode (greedy)" if what == "decode" else "encode"
+            print(f"\n{label} chunks/s; in brackets GFLOP/s as % of the ceiling of its precision measured before "
+                  "our runs")
             print(f"{'batch':>6} {'magenta':>16} {'ours f32':>16} {'f32/mag':>8} {'ours bf16':>16} {'bf16/mag':>9}")
             for row in rows:
                 def cell(rate, precision):

@@ -17,6 +17,7 @@ COMMANDS = {
     "melodies": "melodies",
     "import-magenta": "import_magenta",
     "train-vae": "train_vae",
+    "evaluate": "evaluate",
 }
 
 

@@ -1,8 +1,8 @@
 """Choosing a `tf.distribute` strategy: default (one device), mirrored (all local devices), multi-worker
-(`TF_CONFIG`), or TPU. The choice and the replica count are logged."""
-import logging
+(`TF_CONFIG`), or TPU. The choice and the replica count are logged.
 
-import tensorflow as tf
+TensorFlow is imported inside the functions, so `STRATEGIES` can be read by the CLI without loading it."""
+import logging
 
 STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")
 logger = logging.getLogger(__name__)
@@ -13,11 +13,13 @@ def split_cpu(num_devices: int) -> None:
 
     Must run before TensorFlow initialises its devices (before the first op).
     """
+    import tensorflow as tf
+
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices)
 
 
-def get_strategy(name: str = "default", tpu_address: str = "") -> tf.distribute.Strategy:
+def get_strategy(name: str = "default", tpu_address: str = ""):
     """Returns the strategy called `name` (one of `STRATEGIES`).
 
     - "default": `tf.distribute.get_strategy()`, one device.
@@ -25,6 +27,8 @@ def get_strategy(name: str = "default", tpu_address: str = "") -> tf.distribute.
     - "multi-worker": `MultiWorkerMirroredStrategy`; the cluster comes from the `TF_CONFIG` environment variable.
     - "tpu": `TPUStrategy` on the TPU at `tpu_address` ("" = the local or Cloud TPU found by the resolver).
     """
+    import tensorflow as tf
+
     if name == "default":
         strategy = tf.distribute.get_strategy()
     elif name == "mirrored":
@@ -45,7 +49,7 @@ def get_strategy(name: str = "default", tpu_address: str = "") -> tf.distribute.
     return strategy
 
 
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
+def is_chief(strategy) -> bool:
     """True on the worker that writes checkpoints and summaries (task 0, or the only worker)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:

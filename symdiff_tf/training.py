@@ -56,13 +56,13 @@ def learning_rate_schedule(config: TrainConfig) -> keras.optimizers.schedules.Le
         config.learning_rate, config.lr_decay_steps, config.lr_decay_rate, staircase=True)
 
 
-IN_MEMORY_LIMIT_BYTES = 1 << 30
+IN_MEMORY_LIMIT_BYTES = 256 << 20  # held as a constant of the input pipeline's graph
 
 
 def training_stream(windows: tf.data.Dataset, seed: int, start_index: int, shuffle_buffer: int) -> tf.data.Dataset:
     """The endless, deterministic stream of `(global_index, window)` from element `start_index` on.
 
-    Data up to 1 GiB is held in memory and every epoch is an exact permutation drawn statelessly from
+    Data up to 256 MiB is held in memory and every epoch is an exact permutation drawn statelessly from
     (`seed`, epoch), so resuming at any position costs nothing. Larger data is shuffled with a buffer of
     `shuffle_buffer` (fixed seed, reshuffled each epoch) and resuming skips `start_index` elements.
     `windows` must be finite with a fixed order.
@@ -101,8 +101,7 @@ def _features(task, stream, seed, global_batch):
 
 def validation_dataset(task, windows, config: TrainConfig) -> tf.data.Dataset:
     """The first `eval_batches` global batches of `windows`, with fixed per-example noise."""
-    stream = windows.enumerate().map(lambda index, window: (index, window))
-    return _features(task, stream, config.seed + VALIDATION_SEED_OFFSET, config.batch_size).take(
+    return _features(task, windows.enumerate(), config.seed + VALIDATION_SEED_OFFSET, config.batch_size).take(
         config.eval_batches)
 
 
@@ -277,7 +276,6 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
     if progress and chief:
         from tqdm import tqdm
         steps = tqdm(steps, initial=start_step, total=max_steps, desc="train", unit="step")
-    step = start_step
     for step in steps:
         loss, grad_norm = train_step(next(train_iterator))
         done = step + 1

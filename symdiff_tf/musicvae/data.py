@@ -67,7 +67,8 @@ def _midi_folder_chunks(folder: pathlib.Path, track, quantize, progress):
         try:
             arrays = file_to_chunks(path, track=track, quantize=quantize)
         except Exception as err:  # a bad file is skipped and counted, never fatal
-            skipped[f"{type(err).__name__}: {str(err)[:80]}"] += 1
+            reason = str(err).replace(str(path), "").strip(" :")  # counted by reason, not by file
+            skipped[f"{type(err).__name__}: {reason[:80]}"] += 1
             continue
         if not arrays:
             skipped["no melody"] += 1

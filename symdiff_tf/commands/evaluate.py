@@ -1,0 +1,138 @@
+"""`symdiff evaluate --diffusion DIR --vae FILE --data SPEC --out DIR [--mdn DIR] [--num-samples N]`.
+
+Generates N windows per method, decodes them with the VAE and writes the paper's Tables 1–3 for unconditional
+generation and for infilling the middle 16 chunks (`DIR/tables.json`, `.csv`, `.md`), piano rolls (Figure 2),
+the refinement curves (Figure 3) and a few MIDI files. See docs/evaluation.md.
+"""
+import pathlib
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate", help="the paper's Tables 1-3 and Figures 2-3 for trained models",
+        description=__doc__.split("\n\n")[1])
+    parser.add_argument("--diffusion", required=True, metavar="DIR",
+                        help="diffusion work directory (checkpoints/ and config.yaml from `symdiff train`)")
+    parser.add_argument("--diffusion-config", default=None, metavar="FILE",
+                        help="config with the ddpm: section (default DIR/config.yaml)")
+    parser.add_argument("--mdn", default=None, metavar="DIR", help="TransformerMDN work directory (optional)")
+    parser.add_argument("--mdn-config", default=None, metavar="FILE", help="config with the mdn: section "
+                        "(default DIR/config.yaml)")
+    parser.add_argument("--vae", required=True, metavar="FILE", help="MusicVAE .keras file")
+    parser.add_argument("--data", required=True, metavar="SPEC",
+                        help="tfds:NAME/CONFIG[@DATA_DIR] (built latents; train and validation/test splits) or "
+                             ".npz of scaled windows with arrays 'train' and 'test' (or 'eval'/'validation')")
+    parser.add_argument("--scaler", default=None, metavar="FILE",
+                        help="latent_scaling.json the models were trained with (default: the diffusion work "
+                             "directory's, else the one fit on the tfds data)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--num-samples", type=int, default=1000, help="windows per row (paper 1000)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of every draw (default 42)")
+    parser.add_argument("--ddim-steps", type=int, default=None, help="steps of the ddim row (default: config)")
+    parser.add_argument("--curve-points", type=int, default=10,
+                        help="intermediate diffusion states scored for Figure 3 (0: no curves)")
+    parser.add_argument("--fill", choices=("noise", "zeros"), default="noise",
+                        help="dropped latent dims before decoding: N(0,1) noise (original) or zeros")
+    parser.add_argument("--oa-formula", choices=("exact", "original"), default="exact",
+                        help="overlapping area: exact (default) or the released code's formula")
+    parser.add_argument("--empty-frames", choices=("zero", "skip"), default="zero",
+                        help="frames without notes: mean 0 / variance 0 (original) or skip their pairs")
+    parser.add_argument("--infill-frames", choices=("all", "gap"), default="all",
+                        help="infilling: score every frame (default) or only the frames touching the gap")
+    parser.add_argument("--flatten", choices=("chunk", "sequence"), default="chunk",
+                        help="FD/MMD samples: each 2-bar latent (default) or each whole window")
+    parser.add_argument("--decode-batch", type=int, default=8, help="windows per VAE decoder call")
+    parser.add_argument("--pianorolls", type=int, default=2, help="Figure 2 examples per setting")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+
+
+def _config_file(workdir, explicit) -> pathlib.Path:
+    path = pathlib.Path(explicit) if explicit else pathlib.Path(workdir) / "config.yaml"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no config file (give the model's config with --diffusion-config/--mdn-config)")
+    return path
+
+
+def _tfds_windows(spec: str, split: str, num: int, seed: int):
+    """`num` windows of a split of built TFDS latents (fixed z draws), read without holding them all."""
+    import numpy as np
+
+    from symdiff_tf import latents
+
+    config = latents.LatentDataConfig(z_mode="fixed")
+    dataset = latents.open_tfds_windows(spec, split, config)
+    if dataset is None:
+        raise SystemExit(f"--data {spec}: no {split} split")
+    total = int(dataset.cardinality())
+    if total < 0:
+        total = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+    if total == 0:
+        raise SystemExit(f"--data {spec}: the {split} split has no windows")
+    chosen = set(np.random.default_rng(seed).choice(total, size=min(num, total), replace=False).tolist())
+    windows = [w for i, w in enumerate(dataset.as_numpy_iterator()) if i in chosen]
+    return np.stack(windows), latents.opened_scaler(spec, config)
+
+
+def _npz_windows(path: str):
+    import numpy as np
+
+    from symdiff_tf.data import load_window_array
+
+    with np.load(path) as archive:
+        names = list(archive.keys())
+        test_name = next((n for n in ("test", "eval", "validation") if n in names), None)
+        if "train" not in names or test_name is None:
+            raise SystemExit(f"--data {path}: expected arrays 'train' and 'test' (or 'eval'/'validation'), "
+                             f"found {names}")
+        test = np.asarray(archive[test_name], np.float32)
+    return load_window_array(path, "train"), test
+
+
+def load_data(args):
+    """(train windows, test windows, scaler or None) for `--data`."""
+    if args.data.startswith("tfds:"):
+        train, scaler = _tfds_windows(args.data, "train", args.num_samples, args.seed)
+        test, _ = _tfds_windows(args.data, "eval", args.num_samples, args.seed + 1)
+        return train, test, scaler
+    if not args.data.endswith(".npz") or not pathlib.Path(args.data).is_file():
+        raise SystemExit(f"--data {args.data!r}: expected tfds:NAME/CONFIG[@DATA_DIR] or an existing .npz file")
+    train, test = _npz_windows(args.data)
+    return train, test, None
+
+
+def run(args) -> int:
+    from symdiff_tf import musicvae
+    from symdiff_tf.diffusion.inference import load_sampler
+    from symdiff_tf.evaluation.pipeline import EvaluationInputs, EvaluationSettings, evaluate
+    from symdiff_tf.evaluation.tables import ScoringOptions
+    from symdiff_tf.latents import SCALER_FILENAME, LatentScaler
+
+    train, test, data_scaler = load_data(args)
+    scaler_path = pathlib.Path(args.scaler) if args.scaler else pathlib.Path(args.diffusion) / SCALER_FILENAME
+    if args.scaler or scaler_path.is_file():
+        scaler = LatentScaler.load(scaler_path)
+    elif data_scaler is not None:
+        scaler = data_scaler
+    else:
+        raise SystemExit(f"no latent scaling statistics: {scaler_path} does not exist; pass --scaler FILE")
+    diffusion = load_sampler(_config_file(args.diffusion, args.diffusion_config), args.diffusion)
+    mdn = None
+    if args.mdn:
+        from symdiff_tf.models import get_spec, load_model_config
+        from symdiff_tf.training import load_for_inference
+
+        config = load_model_config("mdn", _config_file(args.mdn, args.mdn_config))
+        mdn = load_for_inference(lambda: get_spec("mdn").build_task(config), config.train, args.mdn)
+    inputs = EvaluationInputs(train, test, scaler, musicvae.load(args.vae), diffusion, mdn)
+    settings = EvaluationSettings(
+        num_samples=args.num_samples, seed=args.seed, ddim_steps=args.ddim_steps, curve_points=args.curve_points,
+        fill=args.fill, decode_batch=args.decode_batch, pianorolls=args.pianorolls,
+        scoring=ScoringOptions(formula=args.oa_formula, empty_frames=args.empty_frames,
+                               infill_frames=args.infill_frames, flatten=args.flatten))
+    try:
+        evaluate(inputs, settings, args.out, progress=not args.no_progress)
+    except ValueError as err:
+        raise SystemExit(f"symdiff evaluate: {err}") from err
+    print(f"wrote {pathlib.Path(args.out) / 'tables.json'} (and tables.md, tables.csv, figures)")
+    return 0

@@ -1,0 +1,174 @@
+"""The latents of every table row, for unconditional generation and for infilling (paper §5.1–§5.2).
+
+Every row is a `RowLatents`: the same N windows in the model's scaled space `[N, 32, k]` (for Table 3) and in
+the VAE's space `[N, 32, z_size]` (for decoding). Rows:
+- `train`, `test`: N windows drawn from each split (without replacement when there are enough). The train
+  draw is the ground truth of Tables 1 and 3.
+- `ddpm`: ancestral sampling over all N schedule steps (paper: 1000); `ddim`: DDIM with a chosen step count.
+- `mdn`: the TransformerMDN's ancestral samples (unconditional only; it cannot condition on the end).
+- `interpolation`, `prior`: `symdiff_tf.baselines` on the test windows' VAE-space latents.
+
+Infilling keeps chunks 0..7 and 24..31 of the test windows and regenerates 8..23 (`baselines.PAPER_GAP`).
+The kept chunks of every infilling row are the test windows' own VAE-space vectors (the same refill noise),
+so they decode to the same notes, as the original's `sample_audio.py --infill` pasted the real latents back.
+"""
+import dataclasses
+
+import numpy as np
+
+from symdiff_tf import baselines
+from symdiff_tf.evaluation.decode import full_to_scaled, scaled_to_full
+
+UNCONDITIONAL, INFILLING = "unconditional", "infilling"
+SETTINGS = (UNCONDITIONAL, INFILLING)
+ROWS = ("train", "test", "ddpm", "ddim", "mdn", "interpolation", "prior")
+# offsets that give every row its own seed stream (seed + offset)
+_ROW_SEED = {name: 1000 * (index + 1) for index, name in enumerate(ROWS)}
+
+
+@dataclasses.dataclass
+class RowLatents:
+    """One row's windows: `scaled` `[N, 32, k]`, `full` `[N, 32, z_size]`, and for diffusion rows the
+    intermediate scaled states `[K, N, 32, k]` (the Figure 3 curves) with the refinement steps done at each."""
+
+    scaled: np.ndarray
+    full: np.ndarray
+    states: np.ndarray | None = None
+    state_steps: np.ndarray | None = None
+
+
+def row_seed(seed: int, row: str) -> int:
+    """The seed of `row` (its generator and its refill noise) derived from the run's `seed`."""
+    return int(seed) + _ROW_SEED[row]
+
+
+def draw_windows(windows: np.ndarray, num: int, seed: int) -> np.ndarray:
+    """`num` windows of `windows` `[M, 32, k]`, drawn at random (seeded), without replacement when M ≥ num."""
+    windows = np.asarray(windows, np.float32)
+    if len(windows) == 0:
+        raise ValueError("no windows to draw from")
+    rng = np.random.default_rng(seed)
+    indices = rng.choice(len(windows), size=num, replace=len(windows) < num)
+    return windows[np.sort(indices)]
+
+
+def from_scaled(scaler, scaled, fill: str, seed: int, states=None, state_steps=None) -> RowLatents:
+    scaled = np.asarray(scaled, np.float32)
+    return RowLatents(scaled, scaled_to_full(scaler, scaled, fill, seed), states, state_steps)
+
+
+def from_full(scaler, full) -> RowLatents:
+    full = np.asarray(full, np.float32)
+    return RowLatents(full_to_scaled(scaler, full), full)
+
+
+def infill_mask(num_chunks: int, gap=baselines.PAPER_GAP) -> np.ndarray:
+    """float32 `[num_chunks]`: 1 = keep the chunk, 0 = generate it (chunks gap[0]..gap[1]−1)."""
+    mask = np.ones(num_chunks, np.float32)
+    mask[gap[0]:gap[1]] = 0.0
+    return mask
+
+
+def _with_states(result, num_intermediates, num_steps):
+    """Splits a sampler result into (x0, states, steps done at each state)."""
+    if not num_intermediates:
+        return np.asarray(result), None, None
+    samples, states = result
+    slots = np.arange(1, num_intermediates + 1)
+    steps = -(-slots * num_steps // num_intermediates)  # the last iteration of the k-th of K equal stretches
+    return np.asarray(samples), np.asarray(states), steps
+
+
+def ddpm_rows(diffusion, num_samples: int, seed: int, ddim_steps: int, num_intermediates: int, scaler,
+              fill: str) -> dict:
+    """Unconditional `ddpm` and `ddim` rows. `diffusion` is (task, sampler) from `load_sampler`."""
+    task, sampler = diffusion
+    sampling = task.config.sampling
+    num_steps = task.schedule.num_steps
+    ddpm_seed, ddim_seed = row_seed(seed, "ddpm"), row_seed(seed, "ddim")
+    x0, states, steps = _with_states(
+        sampler.ddpm(num_samples, ddpm_seed, ddpm_form=sampling.ddpm_form, num_intermediates=num_intermediates),
+        num_intermediates, num_steps)
+    rows = {"ddpm": from_scaled(scaler, x0, fill, ddpm_seed, states, steps)}
+    ddim = sampler.ddim(num_samples, ddim_seed, num_steps=ddim_steps, eta=sampling.ddim_eta)
+    rows["ddim"] = from_scaled(scaler, np.asarray(ddim), fill, ddim_seed)
+    return rows
+
+
+def ddim_infill(sampler, template, mask, seed: int, num_steps: int, eta: float = 0.0) -> np.ndarray:
+    """DDIM over `num_steps` steps with Algorithm 1's replacement: after each step t → t', the kept chunks are
+    set to the template noised to level t' (the template itself at t' = 0). x̂0 clipped to [−1, 1] as the
+    DDIM sampler's default. Numpy noise, seeded; the network through `sampler.predict_noise`.
+
+    Args: template `[B, L, k]` scaled; mask `[L]` (1 keep, 0 generate). Returns float32 `[B, L, k]`.
+
+    The diffusion package's infill sampler runs all N steps only; this is the DDIM counterpart used for the
+    `ddim` infilling row (docs/evaluation.md).
+    """
+    import tensorflow as tf
+
+    from symdiff_tf.diffusion.samplers import ddim_timesteps
+
+    template = np.asarray(template, np.float32)
+    keep = np.asarray(mask, np.float32)[None, :, None]
+    alpha_bars = sampler.schedule.alpha_bars
+    rng = np.random.default_rng(seed)
+
+    def noised(level):
+        if level == 0:
+            return template
+        noise = rng.standard_normal(template.shape).astype(np.float32)
+        return np.sqrt(alpha_bars[level]) * template + np.sqrt(1.0 - alpha_bars[level]) * noise
+
+    timesteps = ddim_timesteps(num_steps, sampler.schedule.num_steps).tolist()
+    x = rng.standard_normal(template.shape).astype(np.float32) * (1.0 - keep) + noised(timesteps[0]) * keep
+    for index, t in enumerate(timesteps):
+        t_prev = timesteps[index + 1] if index + 1 < len(timesteps) else 0
+        alpha_bar, alpha_bar_prev = alpha_bars[t], alpha_bars[t_prev]
+        predicted = sampler.predict_noise(tf.constant(x), tf.constant(alpha_bar, tf.float32)).numpy()
+        x0 = np.clip((x - np.sqrt(1.0 - alpha_bar) * predicted) / np.sqrt(alpha_bar), -1.0, 1.0)
+        predicted = (x - np.sqrt(alpha_bar) * x0) / np.sqrt(1.0 - alpha_bar)
+        sigma = eta * np.sqrt((1.0 - alpha_bar_prev) / (1.0 - alpha_bar) * (1.0 - alpha_bar / alpha_bar_prev))
+        direction = np.sqrt(max(1.0 - alpha_bar_prev - sigma**2, 0.0)) * predicted
+        x = np.sqrt(alpha_bar_prev) * x0 + direction + sigma * rng.standard_normal(x.shape)
+        x = (x * (1.0 - keep) + noised(t_prev) * keep).astype(np.float32)
+    return x
+
+
+def infill_rows(diffusion, test: RowLatents, seed: int, ddim_steps: int, num_intermediates: int, scaler,
+                fill: str, fill_seed: int, gap=baselines.PAPER_GAP) -> dict:
+    """Infilling `ddpm` (Algorithm 1, all N steps) and `ddim` rows on the test windows. The generated scaled
+    latents get the test windows' refill noise (`fill_seed`), so kept chunks equal the test's exactly."""
+    task, sampler = diffusion
+    sampling = task.config.sampling
+    mask = infill_mask(test.scaled.shape[1], gap)
+    ddpm_seed = row_seed(seed, "ddpm") + 1
+    x0, states, steps = _with_states(
+        sampler.infill(test.scaled, mask, ddpm_seed, ddpm_form=sampling.ddpm_form,
+                       num_intermediates=num_intermediates),
+        num_intermediates, task.schedule.num_steps)
+    rows = {"ddpm": from_scaled(scaler, x0, fill, fill_seed, states, steps)}
+    ddim = ddim_infill(sampler, test.scaled, mask, row_seed(seed, "ddim") + 1, ddim_steps, sampling.ddim_eta)
+    rows["ddim"] = from_scaled(scaler, ddim, fill, fill_seed)
+    return rows
+
+
+def mdn_row(mdn_task, num_samples: int, seed: int, scaler, fill: str) -> RowLatents:
+    """Unconditional TransformerMDN samples, with the configured temperature and return convention."""
+    sampling = mdn_task.config.sampling
+    mdn_seed = row_seed(seed, "mdn")
+    samples = mdn_task.sampler()(num_samples, mdn_seed, sampling.temperature, sampling.return_values)
+    return from_scaled(scaler, samples, fill, mdn_seed)
+
+
+def baseline_rows(test: RowLatents, setting: str, seed: int, scaler, gap=baselines.PAPER_GAP) -> dict:
+    """`interpolation` and `prior` rows from the test windows' VAE-space latents."""
+    prior_seed = row_seed(seed, "prior")
+    if setting == UNCONDITIONAL:
+        num, chunks, z_size = test.full.shape
+        prior = baselines.prior_latents(num, chunks, z_size, seed=prior_seed)
+        interpolation = baselines.interpolation_latents(test.full)
+    else:
+        prior = baselines.prior_infill(test.full, gap, seed=prior_seed)
+        interpolation = baselines.interpolation_infill(test.full, gap)
+    return {"interpolation": from_full(scaler, interpolation), "prior": from_full(scaler, prior)}

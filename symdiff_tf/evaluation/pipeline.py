@@ -1,0 +1,224 @@
+"""`evaluate(...)`: generate every row, decode it, score it, write tables and figures (docs/evaluation.md)."""
+import dataclasses
+import json
+import pathlib
+
+import numpy as np
+
+from symdiff_tf.baselines import PAPER_GAP
+from symdiff_tf.evaluation import figures, generate, tables
+from symdiff_tf.evaluation.decode import decode_windows, tokens_to_note_array
+from symdiff_tf.evaluation.generate import INFILLING, ROWS, SETTINGS, UNCONDITIONAL, RowLatents
+
+
+@dataclasses.dataclass
+class EvaluationSettings:
+    """Knobs of one evaluation run.
+
+    num_samples: windows per row (paper: 1000). seed: everything derives from it. ddim_steps: steps of the
+    `ddim` row (None: the config's `sampling.ddim_steps`). curve_points: intermediate diffusion states scored
+    for Figure 3 (0: none). fill: refill of the dropped dims, "noise" (original) or "zeros". decode_batch:
+    windows per VAE call. pianorolls: examples drawn per setting (Figure 2). midi_examples: MIDI files written
+    per row and setting.
+    """
+
+    num_samples: int = 1000
+    seed: int = 42
+    ddim_steps: int | None = None
+    curve_points: int = 10
+    fill: str = "noise"
+    decode_batch: int = 8
+    pianorolls: int = 2
+    midi_examples: int = 2
+    scoring: tables.ScoringOptions = dataclasses.field(default_factory=tables.ScoringOptions)
+
+
+@dataclasses.dataclass
+class EvaluationInputs:
+    """What is evaluated.
+
+    train_windows, test_windows: scaled windows `[M, 32, k]` of each split. scaler: the `LatentScaler` the
+    models were trained with. vae: a loaded MusicVAE. diffusion: (task, sampler) from
+    `symdiff_tf.diffusion.inference.load_sampler`, or None. mdn: an `MDNTask` with weights, or None.
+    """
+
+    train_windows: np.ndarray
+    test_windows: np.ndarray
+    scaler: object
+    vae: object
+    diffusion: tuple | None = None
+    mdn: object | None = None
+
+
+def check_inputs(inputs: EvaluationInputs) -> tuple[int, int]:
+    """(num_chunks, k) of the windows; ValueError when the splits, scaler, VAE and models disagree."""
+    shapes = {name: np.shape(getattr(inputs, name)) for name in ("train_windows", "test_windows")}
+    for name, shape in shapes.items():
+        if len(shape) != 3 or shape[0] == 0:
+            raise ValueError(f"{name}: expected scaled windows [M, 32, k], got shape {shape}")
+    if shapes["train_windows"][1:] != shapes["test_windows"][1:]:
+        raise ValueError(f"train windows {shapes['train_windows']} and test windows {shapes['test_windows']} differ")
+    _, num_chunks, k = shapes["train_windows"]
+    if k != len(inputs.scaler.kept_dims):
+        raise ValueError(f"windows have {k} dims, the latent scaler keeps {len(inputs.scaler.kept_dims)}")
+    if inputs.vae.z_size != inputs.scaler.z_size:
+        raise ValueError(f"the VAE has z_size {inputs.vae.z_size}, the latent scaler expects {inputs.scaler.z_size}")
+    models = {"diffusion": inputs.diffusion and inputs.diffusion[0].model, "mdn": inputs.mdn and inputs.mdn.model}
+    for name, model in models.items():
+        if model is not None:
+            expected = (num_chunks, k)
+            got = (model.sequence_length, model.latent_dim)
+            if got != expected:
+                raise ValueError(f"the {name} model works on windows {got}, the data are {expected}")
+    return num_chunks, k
+
+
+def _absent_reasons(inputs: EvaluationInputs) -> dict:
+    absent = {setting: {} for setting in SETTINGS}
+    absent[INFILLING]["mdn"] = "the TransformerMDN is autoregressive and cannot condition on the final chunks"
+    if inputs.mdn is None:
+        absent[UNCONDITIONAL]["mdn"] = "no MDN was given (--mdn)"
+    if inputs.diffusion is None:
+        for setting in SETTINGS:
+            absent[setting]["ddpm"] = absent[setting]["ddim"] = "no diffusion model was given"
+    return absent
+
+
+class _Decoded:
+    """Tokens and note arrays of rows; those decoded with `keep=True` (train and test, which serve both
+    settings) are decoded once."""
+
+    def __init__(self, vae, batch: int, progress: bool):
+        self.vae, self.batch, self.progress, self._kept = vae, batch, progress, []
+
+    def __call__(self, row: RowLatents, label: str, keep: bool = False):
+        for kept_row, tokens, pieces in self._kept:
+            if kept_row is row:
+                return tokens, pieces
+        tokens = decode_windows(self.vae, row.full, self.batch, progress=f"decode {label}" if self.progress else None)
+        pieces = [tokens_to_note_array(t) for t in tokens]
+        if keep:
+            self._kept.append((row, tokens, pieces))
+        return tokens, pieces
+
+
+def _generate_rows(inputs: EvaluationInputs, settings: EvaluationSettings, setting: str, train: RowLatents,
+                   test: RowLatents, ddim_steps: int) -> dict:
+    """{row: RowLatents} of one setting, in `ROWS` order."""
+    n, seed, fill = settings.num_samples, settings.seed, settings.fill
+    rows = {"train": train, "test": test}
+    if inputs.diffusion is not None:
+        if setting == UNCONDITIONAL:
+            rows.update(generate.ddpm_rows(inputs.diffusion, n, seed, ddim_steps, settings.curve_points,
+                                           inputs.scaler, fill))
+        else:
+            rows.update(generate.infill_rows(inputs.diffusion, test, seed, ddim_steps, settings.curve_points,
+                                             inputs.scaler, fill, generate.row_seed(seed, "test")))
+    if setting == UNCONDITIONAL and inputs.mdn is not None:
+        rows["mdn"] = generate.mdn_row(inputs.mdn, n, seed, inputs.scaler, fill)
+    rows.update(generate.baseline_rows(test, setting, seed, inputs.scaler))
+    return {name: rows[name] for name in ROWS if name in rows}
+
+
+def _refinement_curve(row: RowLatents, setting: str, ground_truth, train: RowLatents, decoded: _Decoded,
+                      inputs: EvaluationInputs, settings: EvaluationSettings, num_chunks: int) -> dict:
+    """Figure 3 for one setting: the ten metrics of every intermediate state of the `ddpm` row, decoded with the
+    row's refill noise. {"steps": [K], metric: [K]}."""
+    seed = settings.seed
+    fill_seed = generate.row_seed(seed, "ddpm") if setting == UNCONDITIONAL else generate.row_seed(seed, "test")
+    points = []
+    for k, state in enumerate(row.states):
+        latents = generate.from_scaled(inputs.scaler, state, settings.fill, fill_seed)
+        pieces = decoded(latents, f"{setting} state {k + 1}/{len(row.states)}")[1]
+        points.append(tables.score_row(pieces, latents.scaled, ground_truth, train.scaled, num_chunks, setting,
+                                       settings.scoring))
+    return {"steps": [int(s) for s in row.state_steps], **{m: [p[m] for p in points] for m in tables.METRICS}}
+
+
+def _write_examples(out_dir: pathlib.Path, tokens_by_setting: dict, settings: EvaluationSettings,
+                    num_chunks: int) -> None:
+    """Piano rolls (`pianorolls/{setting}_{i}.png`) and MIDI files (`midi/{setting}/{row}_{i}.mid`)."""
+    from symdiff_tf.melody.render import tokens_to_midi
+
+    gap = np.zeros(num_chunks, bool)
+    gap[PAPER_GAP[0]:PAPER_GAP[1]] = True
+    (out_dir / "pianorolls").mkdir(parents=True, exist_ok=True)
+    for setting, tokens in tokens_by_setting.items():
+        # infilling: the test window (the original) and what each method made of it, as the paper's Figure 2
+        shown = {name: t for name, t in tokens.items() if setting == UNCONDITIONAL or name != "train"}
+        for i in range(min(settings.pianorolls, settings.num_samples)):
+            figures.save_row_pianorolls(out_dir / "pianorolls" / f"{setting}_{i}.png", shown, i,
+                                        gap if setting == INFILLING else None, title=f"{setting}, example {i}")
+        (out_dir / "midi" / setting).mkdir(parents=True, exist_ok=True)
+        for name, row_tokens in tokens.items():
+            for i in range(min(settings.midi_examples, settings.num_samples)):
+                tokens_to_midi(row_tokens[i], out_dir / "midi" / setting / f"{name}_{i}.mid")
+
+
+def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, progress: bool = True) -> dict:
+    """Runs the evaluation and writes everything to `out_dir`; returns {setting: {row: {metric: value}}}.
+
+    Written: `tables.json`, `tables.csv`, `tables.md`, `run.json` (settings, absent rows and why),
+    `note_statistics.json`, `curves.json` and `figure3_curves.png` (when `curve_points`),
+    `pianorolls/{setting}_{i}.png`, `midi/{setting}/{row}_{i}.mid`.
+    """
+    import tqdm
+
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    num_chunks, _ = check_inputs(inputs)
+    n, seed, fill, scoring = settings.num_samples, settings.seed, settings.fill, settings.scoring
+    if n < 2:
+        raise ValueError(f"num_samples must be at least 2 (FD needs two samples per set), got {n}")
+    ddim_steps = settings.ddim_steps
+    if inputs.diffusion is not None and ddim_steps is None:
+        ddim_steps = inputs.diffusion[0].config.sampling.ddim_steps
+    with_curves = bool(settings.curve_points and inputs.diffusion is not None)
+    bar = tqdm.tqdm(total=2 + 2 * len(SETTINGS) + with_curves, desc="evaluate", unit="stage", disable=not progress)
+
+    bar.set_postfix_str("draw windows")
+    train = generate.from_scaled(inputs.scaler, generate.draw_windows(inputs.train_windows, n, seed),
+                                 fill, generate.row_seed(seed, "train"))
+    test = generate.from_scaled(inputs.scaler, generate.draw_windows(inputs.test_windows, n, seed + 1),
+                                fill, generate.row_seed(seed, "test"))
+    bar.update()
+    decoded = _Decoded(inputs.vae, settings.decode_batch, progress)
+    results, note_stats, tokens_by_setting, curves = {}, {}, {}, {}
+    for setting in SETTINGS:
+        bar.set_postfix_str(f"{setting}: generate")
+        rows = _generate_rows(inputs, settings, setting, train, test, ddim_steps)
+        bar.update()
+        bar.set_postfix_str(f"{setting}: decode and score")
+        pieces = {name: decoded(row, f"{setting}/{name}", keep=name in ("train", "test"))
+                  for name, row in rows.items()}
+        ground_truth = tables.ground_truth_statistics(pieces["train"][1], num_chunks, setting, scoring)
+        results[setting] = {
+            name: tables.score_row(pieces[name][1], row.scaled, ground_truth, train.scaled, num_chunks, setting,
+                                   scoring)
+            for name, row in rows.items()}
+        note_stats[setting] = {name: tables.mean_note_statistics(pieces[name][1], num_chunks) for name in rows}
+        tokens_by_setting[setting] = {name: pieces[name][0] for name in rows}
+        if with_curves:
+            bar.set_postfix_str(f"{setting}: refinement curve")
+            curves[setting] = _refinement_curve(rows["ddpm"], setting, ground_truth, train, decoded, inputs,
+                                                settings, num_chunks)
+        bar.update()
+    if with_curves:
+        (out_dir / "curves.json").write_text(json.dumps(curves, indent=1) + "\n", encoding="utf-8")
+        figures.save_curves(out_dir / "figure3_curves.png", curves)
+        bar.update()
+
+    bar.set_postfix_str("figures and tables")
+    _write_examples(out_dir, tokens_by_setting, settings, num_chunks)
+    meta = {"num_samples": n, "seed": seed, "num_chunks": num_chunks, "kept_dims": len(inputs.scaler.kept_dims),
+            "z_size": inputs.scaler.z_size, "fill": fill, "ddim_steps": ddim_steps,
+            "ddpm_steps": inputs.diffusion[0].schedule.num_steps if inputs.diffusion else None,
+            "ground_truth": "train row (N windows drawn from the train split, decoded the same way)",
+            "infill_gap_chunks": list(PAPER_GAP), "curve_points": settings.curve_points if with_curves else 0,
+            "train_windows_available": int(len(inputs.train_windows)),
+            "test_windows_available": int(len(inputs.test_windows)),
+            **{f"scoring_{key}": value for key, value in dataclasses.asdict(scoring).items()}}
+    tables.write_tables(out_dir, results, _absent_reasons(inputs), meta, note_stats)
+    bar.update()
+    bar.close()
+    return results
