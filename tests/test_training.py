@@ -210,3 +210,25 @@ def test_bad_data_is_named_in_the_error(tmp_path):
         open_windows(str(bad))
     with pytest.raises(FileNotFoundError, match="missing.npy"):
         open_windows(str(tmp_path / "missing.npy"))
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_training_stream_resumes_mid_epoch_and_permutes_each_epoch(monkeypatch, in_memory):
+    import tensorflow as tf
+
+    from symdiff_tf import training
+    if not in_memory:
+        monkeypatch.setattr(training, "IN_MEMORY_LIMIT_BYTES", 0)  # force the shuffle-buffer path
+    windows = tf.data.Dataset.from_tensor_slices(np.arange(10, dtype=np.float32)[:, None, None] * np.ones((1, 32, 2),
+                                                                                                      np.float32))
+
+    def first(start, count):
+        stream = training.training_stream(windows, seed=3, start_index=start, shuffle_buffer=4)
+        return [(int(i), int(w[0, 0])) for i, w in stream.take(count)]
+
+    full = first(0, 30)
+    assert [i for i, _ in full] == list(range(30))
+    epochs = [[w for _, w in full[e * 10:(e + 1) * 10]] for e in range(3)]
+    assert all(sorted(epoch) == list(range(10)) for epoch in epochs)  # every epoch is a permutation
+    assert epochs[0] != epochs[1] and epochs[0] != list(range(10))
+    assert first(13, 17) == full[13:]  # resume mid-epoch at exactly the same elements

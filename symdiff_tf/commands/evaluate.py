@@ -39,6 +39,8 @@ def register(subparsers):
                         help="frames without notes: mean 0 / variance 0 (original) or skip their pairs")
     parser.add_argument("--infill-frames", choices=("all", "gap"), default="all",
                         help="infilling: score every frame (default) or only the frames touching the gap")
+    parser.add_argument("--original-infill", action="store_true",
+                        help="ddpm infilling as the released code: U[0,1) start, template noised to level t")
     parser.add_argument("--flatten", choices=("chunk", "sequence"), default="chunk",
                         help="FD/MMD samples: each 2-bar latent (default) or each whole window")
     parser.add_argument("--decode-batch", type=int, default=8, help="windows per VAE decoder call")
@@ -128,6 +130,7 @@ def run(args) -> int:
     settings = EvaluationSettings(
         num_samples=args.num_samples, seed=args.seed, ddim_steps=args.ddim_steps, curve_points=args.curve_points,
         fill=args.fill, decode_batch=args.decode_batch, pianorolls=args.pianorolls,
+        original_infill=args.original_infill,
         scoring=ScoringOptions(formula=args.oa_formula, empty_frames=args.empty_frames,
                                infill_frames=args.infill_frames, flatten=args.flatten))
     try:

@@ -40,8 +40,9 @@ def save_curves(path, curves: dict) -> str:
                     label=setting)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("refinement steps done")
-        if name in ("fd", "mmd"):
-            ax.set_yscale("symlog", linthresh=1e-3)
+        values = np.concatenate([np.asarray(curve[name], np.float64) for curve in curves.values()])
+        if name in ("fd", "mmd") and np.all(values > 0):
+            ax.set_yscale("log")
     axes.flat[0].legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(str(path), dpi=100)

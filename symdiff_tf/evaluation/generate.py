@@ -8,7 +8,8 @@ the VAE's space `[N, 32, z_size]` (for decoding). Rows:
 - `mdn`: the TransformerMDN's ancestral samples (unconditional only; it cannot condition on the end).
 - `interpolation`, `prior`: `symdiff_tf.baselines` on the test windows' VAE-space latents.
 
-Infilling keeps chunks 0..7 and 24..31 of the test windows and regenerates 8..23 (`baselines.PAPER_GAP`).
+Infilling keeps the first and last quarter of the test windows and regenerates the middle half (`infill_gap`:
+chunks 8..23 of 32, the paper's `baselines.PAPER_GAP`; 4..11 of 16-chunk windows).
 The kept chunks of every infilling row are the test windows' own VAE-space vectors (the same refill noise),
 so they decode to the same notes, as the original's `sample_audio.py --infill` pasted the real latents back.
 """
@@ -62,10 +63,19 @@ def from_full(scaler, full) -> RowLatents:
     return RowLatents(full_to_scaled(scaler, full), full)
 
 
-def infill_mask(num_chunks: int, gap=baselines.PAPER_GAP) -> np.ndarray:
-    """float32 `[num_chunks]`: 1 = keep the chunk, 0 = generate it (chunks gap[0]..gap[1]−1)."""
+def infill_gap(num_chunks: int) -> tuple[int, int]:
+    """(first, stop) chunks regenerated when infilling windows of `num_chunks`: the middle half, which for 32
+    chunks is the paper's (8, 24) (`baselines.PAPER_GAP`: 16 bars kept on each side, 32 bars generated)."""
+    if num_chunks < 4:
+        raise ValueError(f"infilling needs windows of at least 4 chunks, got {num_chunks}")
+    return num_chunks // 4, num_chunks - num_chunks // 4
+
+
+def infill_mask(num_chunks: int) -> np.ndarray:
+    """float32 `[num_chunks]`: 1 = keep the chunk, 0 = generate it (the chunks of `infill_gap`)."""
+    start, stop = infill_gap(num_chunks)
     mask = np.ones(num_chunks, np.float32)
-    mask[gap[0]:gap[1]] = 0.0
+    mask[start:stop] = 0.0
     return mask
 
 
@@ -136,15 +146,19 @@ def ddim_infill(sampler, template, mask, seed: int, num_steps: int, eta: float =
 
 
 def infill_rows(diffusion, test: RowLatents, seed: int, ddim_steps: int, num_intermediates: int, scaler,
-                fill: str, fill_seed: int, gap=baselines.PAPER_GAP) -> dict:
+                fill: str, fill_seed: int, original_infill: bool = False) -> dict:
     """Infilling `ddpm` (Algorithm 1, all N steps) and `ddim` rows on the test windows. The generated scaled
-    latents get the test windows' refill noise (`fill_seed`), so kept chunks equal the test's exactly."""
+    latents get the test windows' refill noise (`fill_seed`), so kept chunks equal the test's exactly.
+
+    `original_infill`: the `ddpm` row starts from U[0, 1) and pastes the template noised to level t, as the
+    released code (`DiffusionSampler.infill(uniform_start=True, template_at_current_step=True)`)."""
     task, sampler = diffusion
     sampling = task.config.sampling
-    mask = infill_mask(test.scaled.shape[1], gap)
+    mask = infill_mask(test.scaled.shape[1])
     ddpm_seed = row_seed(seed, "ddpm") + 1
     x0, states, steps = _with_states(
         sampler.infill(test.scaled, mask, ddpm_seed, ddpm_form=sampling.ddpm_form,
+                       uniform_start=original_infill, template_at_current_step=original_infill,
                        num_intermediates=num_intermediates),
         num_intermediates, task.schedule.num_steps)
     rows = {"ddpm": from_scaled(scaler, x0, fill, fill_seed, states, steps)}
@@ -161,7 +175,7 @@ def mdn_row(mdn_task, num_samples: int, seed: int, scaler, fill: str) -> RowLate
     return from_scaled(scaler, samples, fill, mdn_seed)
 
 
-def baseline_rows(test: RowLatents, setting: str, seed: int, scaler, gap=baselines.PAPER_GAP) -> dict:
+def baseline_rows(test: RowLatents, setting: str, seed: int, scaler) -> dict:
     """`interpolation` and `prior` rows from the test windows' VAE-space latents."""
     prior_seed = row_seed(seed, "prior")
     if setting == UNCONDITIONAL:
@@ -169,6 +183,7 @@ def baseline_rows(test: RowLatents, setting: str, seed: int, scaler, gap=baselin
         prior = baselines.prior_latents(num, chunks, z_size, seed=prior_seed)
         interpolation = baselines.interpolation_latents(test.full)
     else:
+        gap = infill_gap(test.full.shape[1])
         prior = baselines.prior_infill(test.full, gap, seed=prior_seed)
         interpolation = baselines.interpolation_infill(test.full, gap)
     return {"interpolation": from_full(scaler, interpolation), "prior": from_full(scaler, prior)}

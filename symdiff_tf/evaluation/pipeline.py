@@ -5,7 +5,6 @@ import pathlib
 
 import numpy as np
 
-from symdiff_tf.baselines import PAPER_GAP
 from symdiff_tf.evaluation import figures, generate, tables
 from symdiff_tf.evaluation.decode import decode_windows, tokens_to_note_array
 from symdiff_tf.evaluation.generate import INFILLING, ROWS, SETTINGS, UNCONDITIONAL, RowLatents
@@ -19,7 +18,8 @@ class EvaluationSettings:
     `ddim` row (None: the config's `sampling.ddim_steps`). curve_points: intermediate diffusion states scored
     for Figure 3 (0: none). fill: refill of the dropped dims, "noise" (original) or "zeros". decode_batch:
     windows per VAE call. pianorolls: examples drawn per setting (Figure 2). midi_examples: MIDI files written
-    per row and setting.
+    per row and setting. original_infill: the `ddpm` infilling row as the released code ran it (U[0, 1) start,
+    template pasted at level t; default False: N(0, I) start, level t − 1, docs/deviations.md).
     """
 
     num_samples: int = 1000
@@ -30,6 +30,7 @@ class EvaluationSettings:
     decode_batch: int = 8
     pianorolls: int = 2
     midi_examples: int = 2
+    original_infill: bool = False
     scoring: tables.ScoringOptions = dataclasses.field(default_factory=tables.ScoringOptions)
 
 
@@ -113,7 +114,8 @@ def _generate_rows(inputs: EvaluationInputs, settings: EvaluationSettings, setti
                                            inputs.scaler, fill))
         else:
             rows.update(generate.infill_rows(inputs.diffusion, test, seed, ddim_steps, settings.curve_points,
-                                             inputs.scaler, fill, generate.row_seed(seed, "test")))
+                                             inputs.scaler, fill, generate.row_seed(seed, "test"),
+                                             original_infill=settings.original_infill))
     if setting == UNCONDITIONAL and inputs.mdn is not None:
         rows["mdn"] = generate.mdn_row(inputs.mdn, n, seed, inputs.scaler, fill)
     rows.update(generate.baseline_rows(test, setting, seed, inputs.scaler))
@@ -140,8 +142,7 @@ def _write_examples(out_dir: pathlib.Path, tokens_by_setting: dict, settings: Ev
     """Piano rolls (`pianorolls/{setting}_{i}.png`) and MIDI files (`midi/{setting}/{row}_{i}.mid`)."""
     from symdiff_tf.melody.render import tokens_to_midi
 
-    gap = np.zeros(num_chunks, bool)
-    gap[PAPER_GAP[0]:PAPER_GAP[1]] = True
+    gap = generate.infill_mask(num_chunks) == 0
     (out_dir / "pianorolls").mkdir(parents=True, exist_ok=True)
     for setting, tokens in tokens_by_setting.items():
         # infilling: the test window (the original) and what each method made of it, as the paper's Figure 2
@@ -214,7 +215,8 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
             "z_size": inputs.scaler.z_size, "fill": fill, "ddim_steps": ddim_steps,
             "ddpm_steps": inputs.diffusion[0].schedule.num_steps if inputs.diffusion else None,
             "ground_truth": "train row (N windows drawn from the train split, decoded the same way)",
-            "infill_gap_chunks": list(PAPER_GAP), "curve_points": settings.curve_points if with_curves else 0,
+            "infill_gap_chunks": list(generate.infill_gap(num_chunks)), "original_infill": settings.original_infill,
+            "curve_points": settings.curve_points if with_curves else 0,
             "train_windows_available": int(len(inputs.train_windows)),
             "test_windows_available": int(len(inputs.test_windows)),
             **{f"scoring_{key}": value for key, value in dataclasses.asdict(scoring).items()}}

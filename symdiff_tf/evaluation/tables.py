@@ -12,9 +12,8 @@ import math
 import pathlib
 
 from symdiff_tf import metrics
-from symdiff_tf.baselines import PAPER_GAP
 from symdiff_tf.evaluation.decode import window_seconds
-from symdiff_tf.evaluation.generate import INFILLING, ROWS, SETTINGS
+from symdiff_tf.evaluation.generate import INFILLING, ROWS, SETTINGS, infill_gap
 from symdiff_tf.melody.render import CHUNK_SECONDS
 
 TABLE1 = ("pitch_consistency", "pitch_variance", "duration_consistency", "duration_variance")
@@ -56,8 +55,9 @@ def framewise_view(pieces, num_chunks: int, setting: str, options: ScoringOption
     spec = metrics.FrameSpec(total_seconds=window_seconds(num_chunks))
     if setting != INFILLING or options.infill_frames == "all":
         return list(pieces), spec
-    start = PAPER_GAP[0] * CHUNK_SECONDS - spec.hop_seconds
-    stop = PAPER_GAP[1] * CHUNK_SECONDS + spec.hop_seconds
+    first, last = infill_gap(num_chunks)
+    start = first * CHUNK_SECONDS - spec.hop_seconds
+    stop = last * CHUNK_SECONDS + spec.hop_seconds
     cropped = []
     for notes in pieces:
         inside = notes[(notes[:, 1] >= start) & (notes[:, 1] < stop)].copy()

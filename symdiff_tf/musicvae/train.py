@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import math
 import pathlib
 
@@ -34,7 +33,6 @@ from symdiff_tf.musicvae.compiled import gumbel_noise
 from symdiff_tf.musicvae.configs import MusicVAEConfig
 from symdiff_tf.training import training_stream
 
-logger = logging.getLogger(__name__)
 FIRST_NOTE_CLASS = 2  # classes 2..89 are note-ons for MIDI 21..108
 
 
