@@ -132,9 +132,10 @@ def test_sigkill_then_rerun_resumes_at_the_same_step_and_data_position(reference
     killed_at = before[-1]["step"]
     assert killed_at >= 4
     assert_same_losses([r for r in before if r["step"] <= 12], reference[1])
-    from symdiff_tf.training import tf  # the checkpoint state file names the last complete checkpoint
+    # The state file names the last complete checkpoint: ckpt-4 may have been cut off mid-write (then ckpt-2).
+    from symdiff_tf.training import tf
     resumed_from = int(tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).rsplit("-", 1)[1])
-    assert 4 <= resumed_from <= killed_at
+    assert 2 <= resumed_from <= killed_at
 
     # Resume up to 12 steps, or further if the victim got past step 12 before the kill (machine noise).
     target = max(12, resumed_from + 2)
