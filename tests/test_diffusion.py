@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from symdiff_tf import layers
 from symdiff_tf.config import from_dict, load_yaml
+from symdiff_tf.data import synthetic_windows
 from symdiff_tf.diffusion.config import DDPMConfig
 from symdiff_tf.diffusion.model import TransformerDDPM
 from symdiff_tf.diffusion.samplers import DiffusionSampler, ddim_timesteps
@@ -194,6 +195,39 @@ def test_infill_keeps_the_known_chunks(sampler, options):
     assert np.abs(filled[~known] - template[~known]).mean() > 0.05
     assert states.shape == (4, 2, 32, 8)
     np.testing.assert_array_equal(sampler.infill(template, mask, seed=9, **options), filled)
+
+
+def test_ddim_infill_keeps_the_template_and_is_seeded(sampler):
+    template = synthetic_windows(3, 8, seed=4)
+    mask = np.ones(32, np.float32)
+    mask[8:24] = 0.0  # the paper's gap
+    first, states = sampler.ddim_infill(template, mask, seed=3, num_steps=4, num_intermediates=2)
+    first = first.numpy()
+    np.testing.assert_array_equal(first[:, mask == 1], template[:, mask == 1])
+    assert np.abs(first[:, mask == 0]).max() <= 1.0  # eta 0: the last step returns the clipped x̂0
+    assert not np.allclose(first[:, mask == 0], template[:, mask == 0])
+    assert states.shape == (2, 3, 32, 8)
+    np.testing.assert_array_equal(states[-1], first)
+    np.testing.assert_array_equal(sampler.ddim_infill(template, mask, seed=3, num_steps=4), first)
+    assert not np.array_equal(sampler.ddim_infill(template, mask, seed=4, num_steps=4), first)
+
+
+@pytest.mark.parametrize("ddim_options, ddpm_options", [
+    ({"clip_denoised": False}, {"ddpm_form": "paper"}),
+    ({"clip_denoised": True}, {"ddpm_form": "original"}),  # η = 1 is the posterior q(x_{t−1} | x_t, x̂0)
+    ({"clip_denoised": False, "uniform_start": True, "template_at_current_step": True},
+     {"ddpm_form": "paper", "uniform_start": True, "template_at_current_step": True}),
+])
+def test_ddim_infill_with_all_steps_and_eta_one_is_infill(sampler, ddim_options, ddpm_options):
+    template = np.random.default_rng(6).uniform(-1, 1, (2, 32, 8)).astype(np.float32)
+    mask = np.zeros(32, np.float32)
+    mask[[0, 1, 2, 20, 31]] = 1.0
+    ddpm = sampler.infill(template, mask, seed=5, **ddpm_options).numpy()
+    ddim = sampler.ddim_infill(template, mask, seed=5, num_steps=sampler.schedule.num_steps, eta=1.0,
+                               **ddim_options).numpy()
+    np.testing.assert_allclose(ddim, ddpm, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(ddim, sampler.ddim_infill(template, mask, seed=5, num_steps=sampler.schedule.num_steps,
+                                                     eta=0.0, **ddim_options), atol=1e-2)
 
 
 def test_xla_sampler_is_deterministic(tiny_task):

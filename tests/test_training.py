@@ -202,6 +202,16 @@ def test_sample_and_infill_commands_write_latents(reference, tmp_path):
     np.testing.assert_array_equal(result[:, :8], samples[:, :8])
     np.testing.assert_array_equal(result[:, 24:], samples[:, 24:])
     assert np.abs(result[:, 8:24] - samples[:, 8:24]).max() > 1e-3
+    ddim_filled = tmp_path / "ddim_filled.npy"
+    assert main(["infill", "--config", TINY, "--checkpoint", str(workdir), "--template", str(out),
+                 "--keep", "0-7,24-31", "--ddim-steps", "4", "--eta", "0.5", "--out", str(ddim_filled)]) == 0
+    ddim_result = np.load(ddim_filled)
+    np.testing.assert_array_equal(ddim_result[:, :8], samples[:, :8])
+    np.testing.assert_array_equal(ddim_result[:, 24:], samples[:, 24:])
+    assert np.abs(ddim_result[:, 8:24] - result[:, 8:24]).max() > 1e-3
+    with pytest.raises(SystemExit, match="--ddim-steps"):
+        main(["infill", "--config", TINY, "--checkpoint", str(workdir), "--template", str(out), "--eta", "1",
+              "--out", str(ddim_filled)])
 
 
 def test_bad_data_is_named_in_the_error(tmp_path):

@@ -1,4 +1,5 @@
-"""`symdiff infill --config FILE --checkpoint DIR --template FILE.npy --keep 0-7,24-31 --out FILE.npy`."""
+"""`symdiff infill --config FILE --checkpoint DIR --template FILE.npy --keep 0-7,24-31 --out FILE.npy
+[--ddim-steps K [--eta E]]`."""
 from symdiff_tf.commands.sample import add_sampling_arguments, write_result
 
 
@@ -29,6 +30,9 @@ def register(subparsers):
                         help="start from U[0,1) with the raw template, as the original code (default N(0,I))")
     parser.add_argument("--template-at-current-step", action="store_true",
                         help="noise the kept chunks to level t instead of t-1 (the original's off-by-one)")
+    parser.add_argument("--ddim-steps", type=int, default=None, metavar="K",
+                        help="infill with DDIM over K steps (not in the paper) instead of all N DDPM steps")
+    parser.add_argument("--eta", type=float, default=None, help="DDIM eta (default from config; with --ddim-steps)")
     parser.set_defaults(func=run)
 
 
@@ -37,6 +41,10 @@ def run(args) -> int:
 
     from symdiff_tf.diffusion.inference import load_sampler
 
+    if args.ddim_steps is None and args.eta is not None:
+        raise SystemExit("--eta applies to DDIM infilling only: add --ddim-steps K")
+    if args.ddim_steps is not None and args.ddpm_form is not None:
+        raise SystemExit("--ddpm-form applies to DDPM infilling only, not with --ddim-steps")
     template = np.load(args.template).astype(np.float32)
     if template.ndim == 2:
         template = template[None]
@@ -48,9 +56,14 @@ def run(args) -> int:
                          f"got {template.shape}")
     mask = np.zeros(expected[0], np.float32)
     mask[parse_chunks(args.keep, expected[0])] = 1.0
-    result = sampler.infill(template, mask, args.seed, ddpm_form=args.ddpm_form or task.config.sampling.ddpm_form,
-                            variance=args.variance, uniform_start=args.original_start,
-                            template_at_current_step=args.template_at_current_step,
-                            num_intermediates=args.intermediates)
+    replacement = {"uniform_start": args.original_start, "template_at_current_step": args.template_at_current_step,
+                   "num_intermediates": args.intermediates}
+    sampling = task.config.sampling
+    if args.ddim_steps is None:
+        result = sampler.infill(template, mask, args.seed, ddpm_form=args.ddpm_form or sampling.ddpm_form,
+                                variance=args.variance, **replacement)
+    else:
+        result = sampler.ddim_infill(template, mask, args.seed, num_steps=args.ddim_steps,
+                                     eta=sampling.ddim_eta if args.eta is None else args.eta, **replacement)
     write_result(result, args.out, args.intermediates)
     return 0

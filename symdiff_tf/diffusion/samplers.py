@@ -1,7 +1,9 @@
-"""Reverse-process samplers: DDPM (original and Algorithm 3 forms), DDIM, and infilling (Algorithm 1).
+"""Reverse-process samplers: DDPM (original and Algorithm 3 forms), DDIM, and infilling (Algorithm 1) on
+either.
 
-Each sampler is one `tf.function` (optionally XLA-compiled) built once per `DiffusionSampler`, with a
-`tf.while_loop` over the steps; it retraces only for a new batch size, flag set or step count. Randomness is
+Unconditional sampling and infilling are one `tf.function` each (optionally XLA-compiled), built once per
+`DiffusionSampler`, with a `tf.while_loop` over the steps and the DDPM or DDIM step (`ddpm_step`, `ddim_step`)
+inside; each retraces only for a new batch size, flag set or step count. Randomness is
 stateless: the start noise and the noise of step t come from `fold_in(seed, ·)`, so a seed gives the same
 samples every time (XLA and non-XLA runs differ from each other, tensorflow#121243). The schedule and update
 arithmetic stay float32 under mixed precision.
@@ -56,8 +58,7 @@ class DiffusionSampler:
                 return fn
             return tf.function(fn, jit_compile=(mode == "xla"), reduce_retracing=False)
 
-        self._ddpm_fn = compile_fn(self._ddpm_loop)
-        self._ddim_fn = compile_fn(self._ddim_loop)
+        self._sample_fn = compile_fn(self._sample_loop)
         self._infill_fn = compile_fn(self._infill_loop)
 
     # ----- public API -------------------------------------------------------------------------------------
@@ -74,9 +75,8 @@ class DiffusionSampler:
         Returns:
             x_0 `[num_samples, 32, k]` float32, or (x_0, states `[K, num_samples, 32, k]`).
         """
-        self._check_choice("ddpm_form", ddpm_form, DDPM_FORMS)
-        self._check_choice("variance", variance, VARIANCES)
-        return self._ddpm_fn(self._seed(seed), num_samples, ddpm_form == "original", variance, num_intermediates)
+        return self._sample_fn(self._seed(seed), num_samples, *self._ddpm_method(ddpm_form, variance),
+                               num_intermediates)
 
     def ddim(self, num_samples: int, seed: int, num_steps: int = 50, eta: float = 0.0, clip_denoised: bool = True,
              num_intermediates: int = 0):
@@ -85,9 +85,8 @@ class DiffusionSampler:
         eta = 0 is deterministic given x_N; eta = 1 over all N steps without clipping is DDPM with β̃.
         `clip_denoised` clips x̂0 to [−1, 1] and re-derives ε̂ from it. Returns as `ddpm`.
         """
-        timesteps = tf.constant(ddim_timesteps(num_steps, self.schedule.num_steps))
-        return self._ddim_fn(self._seed(seed), num_samples, timesteps, tf.constant(eta, tf.float32),
-                             bool(clip_denoised), num_intermediates)
+        return self._sample_fn(self._seed(seed), num_samples, *self._ddim_method(num_steps, eta, clip_denoised),
+                               num_intermediates)
 
     def infill(self, template, mask, seed: int, ddpm_form: str = "original", variance: str = "beta_tilde",
                uniform_start: bool = False, template_at_current_step: bool = False, num_intermediates: int = 0):
@@ -104,15 +103,23 @@ class DiffusionSampler:
         Returns:
             `[B, 32, k]` (kept chunks equal to the template exactly), or with states as `ddpm`.
         """
-        self._check_choice("ddpm_form", ddpm_form, DDPM_FORMS)
-        self._check_choice("variance", variance, VARIANCES)
-        template = tf.convert_to_tensor(template, tf.float32)
-        mask = tf.cast(tf.convert_to_tensor(mask), tf.float32)
-        if mask.shape.rank == 1:
-            mask = tf.broadcast_to(mask[None, :], template.shape[:2])
-        if mask.shape != template.shape[:2]:
-            raise ValueError(f"mask {mask.shape} does not match the template's chunks {template.shape[:2]}")
-        return self._infill_fn(self._seed(seed), template, mask[:, :, None], ddpm_form == "original", variance,
+        template, mask = self._template_and_mask(template, mask)
+        return self._infill_fn(self._seed(seed), template, mask, *self._ddpm_method(ddpm_form, variance),
+                               bool(uniform_start), bool(template_at_current_step), num_intermediates)
+
+    def ddim_infill(self, template, mask, seed: int, num_steps: int = 50, eta: float = 0.0,
+                    clip_denoised: bool = True, uniform_start: bool = False, template_at_current_step: bool = False,
+                    num_intermediates: int = 0):
+        """Algorithm 1's replacement on DDIM steps (not in the paper): after each step t → t′ of `ddim`, the kept
+        chunks are set to the template noised to level t′ (to t with `template_at_current_step`), the template
+        itself after the last step.
+
+        Arguments as `infill` (template, mask, seed, uniform_start, template_at_current_step, num_intermediates)
+        and `ddim` (num_steps, eta, clip_denoised). With all N steps, eta = 1 and no clipping it is `infill`
+        with `ddpm_form="paper"` (the same seeded noise). Returns as `infill`.
+        """
+        template, mask = self._template_and_mask(template, mask)
+        return self._infill_fn(self._seed(seed), template, mask, *self._ddim_method(num_steps, eta, clip_denoised),
                                bool(uniform_start), bool(template_at_current_step), num_intermediates)
 
     # ----- pieces -----------------------------------------------------------------------------------------
@@ -120,6 +127,29 @@ class DiffusionSampler:
     def _check_choice(name, value, choices):
         if value not in choices:
             raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+    def _ddpm_method(self, ddpm_form, variance):
+        """(timesteps, method, eta, clip_denoised, variance) of the compiled loops for DDPM over all N steps."""
+        self._check_choice("ddpm_form", ddpm_form, DDPM_FORMS)
+        self._check_choice("variance", variance, VARIANCES)
+        timesteps = tf.range(self.schedule.num_steps, 0, -1, dtype=tf.int32)
+        return timesteps, "ddpm", tf.constant(0.0), ddpm_form == "original", variance
+
+    def _ddim_method(self, num_steps, eta, clip_denoised):
+        """(timesteps, method, eta, clip_denoised, variance) of the compiled loops for DDIM."""
+        timesteps = tf.constant(ddim_timesteps(num_steps, self.schedule.num_steps))
+        return timesteps, "ddim", tf.constant(eta, tf.float32), bool(clip_denoised), None
+
+    @staticmethod
+    def _template_and_mask(template, mask):
+        """float32 template `[B, L, k]` and mask `[B, L, 1]` (from `[L]` or `[B, L]`)."""
+        template = tf.convert_to_tensor(template, tf.float32)
+        mask = tf.cast(tf.convert_to_tensor(mask), tf.float32)
+        if mask.shape.rank == 1:
+            mask = tf.broadcast_to(mask[None, :], template.shape[:2])
+        if mask.shape != template.shape[:2]:
+            raise ValueError(f"mask {mask.shape} does not match the template's chunks {template.shape[:2]}")
+        return template, mask[:, :, None]
 
     @staticmethod
     def _seed(seed):
@@ -157,13 +187,28 @@ class DiffusionSampler:
         sigma = tf.where(t > 1, tf.sqrt(sigma_squared), 0.0)
         return mean + sigma * noise
 
+    def ddim_step(self, x, t, t_prev, noise, eta, clip_denoised):
+        """x_t → x_{t_prev} for steps t > t_prev ≥ 0 (int32 scalar tensors) with stochasticity `eta` (float32
+        scalar); `noise` z `[B, L, k]` (its weight σ is 0 when t_prev = 0)."""
+        alpha_bar, alpha_bar_prev = self._alpha_bars[t], self._alpha_bars[t_prev]
+        predicted = self.predict_noise(x, alpha_bar)
+        x0 = (x - tf.sqrt(1.0 - alpha_bar) * predicted) / tf.sqrt(alpha_bar)
+        if clip_denoised:
+            x0 = tf.clip_by_value(x0, -1.0, 1.0)
+            predicted = (x - tf.sqrt(alpha_bar) * x0) / tf.sqrt(1.0 - alpha_bar)
+        sigma = eta * tf.sqrt((1.0 - alpha_bar_prev) / (1.0 - alpha_bar) * (1.0 - alpha_bar / alpha_bar_prev))
+        direction = tf.sqrt(tf.maximum(1.0 - alpha_bar_prev - tf.square(sigma), 0.0)) * predicted
+        return tf.sqrt(alpha_bar_prev) * x0 + direction + sigma * noise
+
     def _reverse_loop(self, x, timesteps, update, num_intermediates):
-        """Runs `x = update(x, index)` for index 0..S−1 in a `tf.while_loop`; records K states if asked."""
+        """Runs `x = update(x, t, t_prev)` over t = timesteps[0..S−1] (descending; t_prev the next one, 0 after
+        the last) in a `tf.while_loop`; records K states if asked."""
         num_iterations = tf.shape(timesteps)[0]
         states = tf.zeros([max(num_intermediates, 1), *x.shape]) if num_intermediates else tf.zeros([1])
 
         def body(index, x, states):
-            x = update(x, index, timesteps[index])
+            t_prev = tf.where(index + 1 < num_iterations, timesteps[tf.minimum(index + 1, num_iterations - 1)], 0)
+            x = update(x, timesteps[index], t_prev)
             if num_intermediates:
                 # slot k holds the state after the last iteration of the k-th of K equal stretches
                 slot = (index * num_intermediates) // num_iterations
@@ -174,38 +219,21 @@ class DiffusionSampler:
                                      (tf.constant(0), x, states))
         return (x, states) if num_intermediates else x
 
-    def _all_steps(self):
-        return tf.range(self.schedule.num_steps, 0, -1, dtype=tf.int32)
+    def _denoise(self, seed, shape, method, eta, clip_denoised, variance):
+        """`step(x, t, t_prev)`: one "ddpm" or "ddim" step with the stateless noise of step t."""
+        def step(x, t, t_prev):
+            noise = tf.random.stateless_normal(shape, self._key(seed, _STEP_KEY, t))
+            if method == "ddpm":
+                return self.ddpm_step(x, t, noise, clip_denoised, variance)
+            return self.ddim_step(x, t, t_prev, noise, eta, clip_denoised)
 
-    def _ddpm_loop(self, seed, num_samples, clip_denoised, variance, num_intermediates):
+        return step
+
+    def _sample_loop(self, seed, num_samples, timesteps, method, eta, clip_denoised, variance, num_intermediates):
         shape = self._shape(num_samples)
         x = tf.random.stateless_normal(shape, self._key(seed, _START_KEY))
-
-        def update(x, index, t):
-            noise = tf.random.stateless_normal(shape, self._key(seed, _STEP_KEY, t))
-            return self.ddpm_step(x, t, noise, clip_denoised, variance)
-
-        return self._reverse_loop(x, self._all_steps(), update, num_intermediates)
-
-    def _ddim_loop(self, seed, num_samples, timesteps, eta, clip_denoised, num_intermediates):
-        shape = self._shape(num_samples)
-        x = tf.random.stateless_normal(shape, self._key(seed, _START_KEY))
-        num_iterations = tf.shape(timesteps)[0]
-
-        def update(x, index, t):
-            t_prev = tf.where(index + 1 < num_iterations, timesteps[tf.minimum(index + 1, num_iterations - 1)], 0)
-            alpha_bar, alpha_bar_prev = self._alpha_bars[t], self._alpha_bars[t_prev]
-            predicted = self.predict_noise(x, alpha_bar)
-            x0 = (x - tf.sqrt(1.0 - alpha_bar) * predicted) / tf.sqrt(alpha_bar)
-            if clip_denoised:
-                x0 = tf.clip_by_value(x0, -1.0, 1.0)
-                predicted = (x - tf.sqrt(alpha_bar) * x0) / tf.sqrt(1.0 - alpha_bar)
-            sigma = eta * tf.sqrt((1.0 - alpha_bar_prev) / (1.0 - alpha_bar) * (1.0 - alpha_bar / alpha_bar_prev))
-            direction = tf.sqrt(tf.maximum(1.0 - alpha_bar_prev - tf.square(sigma), 0.0)) * predicted
-            noise = tf.random.stateless_normal(shape, self._key(seed, _STEP_KEY, t))
-            return tf.sqrt(alpha_bar_prev) * x0 + direction + sigma * noise
-
-        return self._reverse_loop(x, timesteps, update, num_intermediates)
+        step = self._denoise(seed, shape, method, eta, clip_denoised, variance)
+        return self._reverse_loop(x, timesteps, step, num_intermediates)
 
     def _noised_template(self, template, seed, purpose, step):
         """s noised to level `step` (0 = s itself) with the stateless noise of (purpose, step)."""
@@ -213,23 +241,22 @@ class DiffusionSampler:
         noise = tf.random.stateless_normal(tf.shape(template), self._key(seed, purpose, step))
         return tf.sqrt(alpha_bar) * template + tf.sqrt(1.0 - alpha_bar) * noise
 
-    def _infill_loop(self, seed, template, mask, clip_denoised, variance, uniform_start,
+    def _infill_loop(self, seed, template, mask, timesteps, method, eta, clip_denoised, variance, uniform_start,
                      template_at_current_step, num_intermediates):
         shape = tf.shape(template)
-        num_steps = self.schedule.num_steps
         if uniform_start:
             start = tf.random.stateless_uniform(shape, self._key(seed, _START_KEY))
             known = template
         else:
             start = tf.random.stateless_normal(shape, self._key(seed, _START_KEY))
-            known = self._noised_template(template, seed, _TEMPLATE_KEY, num_steps)
+            known = self._noised_template(template, seed, _TEMPLATE_KEY, timesteps[0])
         x = start * (1.0 - mask) + known * mask
+        step = self._denoise(seed, shape, method, eta, clip_denoised, variance)
 
-        def update(x, index, t):
-            noise = tf.random.stateless_normal(shape, self._key(seed, _STEP_KEY, t))
-            x = self.ddpm_step(x, t, noise, clip_denoised, variance)
-            level = t if template_at_current_step else t - 1
-            known = tf.where(t > 1, self._noised_template(template, seed, _TEMPLATE_STEP_KEY, level), template)
+        def update(x, t, t_prev):
+            x = step(x, t, t_prev)
+            level = t if template_at_current_step else t_prev
+            known = tf.where(t_prev > 0, self._noised_template(template, seed, _TEMPLATE_STEP_KEY, level), template)
             return x * (1.0 - mask) + known * mask
 
-        return self._reverse_loop(x, self._all_steps(), update, num_intermediates)
+        return self._reverse_loop(x, timesteps, update, num_intermediates)

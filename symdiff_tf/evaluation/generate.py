@@ -105,50 +105,11 @@ def ddpm_rows(diffusion, num_samples: int, seed: int, ddim_steps: int, num_inter
     return rows
 
 
-def ddim_infill(sampler, template, mask, seed: int, num_steps: int, eta: float = 0.0) -> np.ndarray:
-    """DDIM over `num_steps` steps with Algorithm 1's replacement: after each step t → t', the kept chunks are
-    set to the template noised to level t' (the template itself at t' = 0). x̂0 clipped to [−1, 1] as the
-    DDIM sampler's default. Numpy noise, seeded; the network through `sampler.predict_noise`.
-
-    Args: template `[B, L, k]` scaled; mask `[L]` (1 keep, 0 generate). Returns float32 `[B, L, k]`.
-
-    The diffusion package's infill sampler runs all N steps only; this is the DDIM counterpart used for the
-    `ddim` infilling row (docs/evaluation.md).
-    """
-    import tensorflow as tf
-
-    from symdiff_tf.diffusion.samplers import ddim_timesteps
-
-    template = np.asarray(template, np.float32)
-    keep = np.asarray(mask, np.float32)[None, :, None]
-    alpha_bars = sampler.schedule.alpha_bars
-    rng = np.random.default_rng(seed)
-
-    def noised(level):
-        if level == 0:
-            return template
-        noise = rng.standard_normal(template.shape).astype(np.float32)
-        return np.sqrt(alpha_bars[level]) * template + np.sqrt(1.0 - alpha_bars[level]) * noise
-
-    timesteps = ddim_timesteps(num_steps, sampler.schedule.num_steps).tolist()
-    x = rng.standard_normal(template.shape).astype(np.float32) * (1.0 - keep) + noised(timesteps[0]) * keep
-    for index, t in enumerate(timesteps):
-        t_prev = timesteps[index + 1] if index + 1 < len(timesteps) else 0
-        alpha_bar, alpha_bar_prev = alpha_bars[t], alpha_bars[t_prev]
-        predicted = sampler.predict_noise(tf.constant(x), tf.constant(alpha_bar, tf.float32)).numpy()
-        x0 = np.clip((x - np.sqrt(1.0 - alpha_bar) * predicted) / np.sqrt(alpha_bar), -1.0, 1.0)
-        predicted = (x - np.sqrt(alpha_bar) * x0) / np.sqrt(1.0 - alpha_bar)
-        sigma = eta * np.sqrt((1.0 - alpha_bar_prev) / (1.0 - alpha_bar) * (1.0 - alpha_bar / alpha_bar_prev))
-        direction = np.sqrt(max(1.0 - alpha_bar_prev - sigma**2, 0.0)) * predicted
-        x = np.sqrt(alpha_bar_prev) * x0 + direction + sigma * rng.standard_normal(x.shape)
-        x = (x * (1.0 - keep) + noised(t_prev) * keep).astype(np.float32)
-    return x
-
-
 def infill_rows(diffusion, test: RowLatents, seed: int, ddim_steps: int, num_intermediates: int, scaler,
                 fill: str, fill_seed: int, original_infill: bool = False) -> dict:
-    """Infilling `ddpm` (Algorithm 1, all N steps) and `ddim` rows on the test windows. The generated scaled
-    latents get the test windows' refill noise (`fill_seed`), so kept chunks equal the test's exactly.
+    """Infilling `ddpm` (Algorithm 1, all N steps) and `ddim` (`DiffusionSampler.ddim_infill`) rows on the test
+    windows. The generated scaled latents get the test windows' refill noise (`fill_seed`), so kept chunks equal
+    the test's exactly.
 
     `original_infill`: the `ddpm` row starts from U[0, 1) and pastes the template noised to level t, as the
     released code (`DiffusionSampler.infill(uniform_start=True, template_at_current_step=True)`)."""
@@ -162,8 +123,9 @@ def infill_rows(diffusion, test: RowLatents, seed: int, ddim_steps: int, num_int
                        num_intermediates=num_intermediates),
         num_intermediates, task.schedule.num_steps)
     rows = {"ddpm": from_scaled(scaler, x0, fill, fill_seed, states, steps)}
-    ddim = ddim_infill(sampler, test.scaled, mask, row_seed(seed, "ddim") + 1, ddim_steps, sampling.ddim_eta)
-    rows["ddim"] = from_scaled(scaler, ddim, fill, fill_seed)
+    ddim = sampler.ddim_infill(test.scaled, mask, row_seed(seed, "ddim") + 1, num_steps=ddim_steps,
+                               eta=sampling.ddim_eta)
+    rows["ddim"] = from_scaled(scaler, np.asarray(ddim), fill, fill_seed)
     return rows
 
 
