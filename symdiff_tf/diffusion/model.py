@@ -3,19 +3,17 @@
 x `[batch, 32, k]` → Dense(128) + sinusoidal positions → 6 pre-LN encoder blocks → LN → Dense(2048) →
 2 FiLM residual blocks, each with its own FiLM generator driven by the noise level → LN → Dense(k) = ε̂.
 """
-import dataclasses
-
 import keras
 
 from symdiff_tf import layers
-from symdiff_tf.diffusion.config import TransformerDDPMConfig
+from symdiff_tf.model_config import ConstructorConfig
 
 
 @keras.saving.register_keras_serializable(package="symdiff_tf")
-class TransformerDDPM(keras.Model):
+class TransformerDDPM(ConstructorConfig, keras.Model):
     """The paper's diffusion network (a functional Keras model).
 
-    Args (defaults are the paper's; see `TransformerDDPMConfig`):
+    Args (defaults are the paper's; see `TransformerDDPMConfig`, the argument of `from_config_dataclass`):
         latent_dim: int, kept latent dims per chunk (42).
         sequence_length: int, chunks per window (32).
         model_dims: int, transformer width (128).
@@ -28,6 +26,9 @@ class TransformerDDPM(keras.Model):
     Call: `[x_noisy [batch, sequence_length, latent_dim], noise_level [batch]]` where noise_level = √ᾱ, →
     predicted noise `[batch, sequence_length, latent_dim]` float32 (also under mixed precision).
     """
+
+    CONFIG_ARGUMENTS = ("latent_dim", "sequence_length", "model_dims", "num_layers", "num_heads", "mlp_dims",
+                        "num_mlp_layers", "noise_encoding_dims")
 
     def __init__(self, latent_dim=42, sequence_length=32, model_dims=128, num_layers=6, num_heads=8,
                  mlp_dims=2048, num_mlp_layers=2, noise_encoding_dims=128, **kwargs):
@@ -45,28 +46,4 @@ class TransformerDDPM(keras.Model):
         h = layers.layer_norm("output_norm")(h)
         predicted_noise = layers.dense(latent_dim, "output_projection", dtype="float32")(h)
         super().__init__(inputs=[x_noisy, noise_level], outputs=predicted_noise, **kwargs)
-        self.latent_dim = latent_dim
-        self.sequence_length = sequence_length
-        self.model_dims = model_dims
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.mlp_dims = mlp_dims
-        self.num_mlp_layers = num_mlp_layers
-        self.noise_encoding_dims = noise_encoding_dims
-
-    @classmethod
-    def from_config_dataclass(cls, config: TransformerDDPMConfig, **kwargs):
-        return cls(**dataclasses.asdict(config), **kwargs)
-
-    def get_config(self):
-        return {
-            "name": self.name, "trainable": self.trainable,
-            "latent_dim": self.latent_dim, "sequence_length": self.sequence_length,
-            "model_dims": self.model_dims, "num_layers": self.num_layers, "num_heads": self.num_heads,
-            "mlp_dims": self.mlp_dims, "num_mlp_layers": self.num_mlp_layers,
-            "noise_encoding_dims": self.noise_encoding_dims,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        self.store_arguments(locals())

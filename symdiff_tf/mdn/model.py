@@ -6,13 +6,11 @@ Dense(2048) → 2 residual blocks without FiLM → LN → three heads from the s
 mixture logits Dense(K), means Dense(K·D) and log standard deviations Dense(K·D), both reshaped component-major
 to `[..., K, D]`. The distribution itself is built by `symdiff_tf.mdn.mixture`.
 """
-import dataclasses
-
 import keras
 from keras import ops
 
 from symdiff_tf import layers
-from symdiff_tf.mdn.config import TransformerMDNConfig
+from symdiff_tf.model_config import ConstructorConfig
 
 
 def shift_right(windows):
@@ -55,10 +53,10 @@ def _position_head(latent_dim, model_dims, mlp_dims, num_mlp_layers, num_compone
 
 
 @keras.saving.register_keras_serializable(package="symdiff_tf")
-class TransformerMDN(keras.Model):
+class TransformerMDN(ConstructorConfig, keras.Model):
     """The paper's autoregressive baseline network (a functional Keras model).
 
-    Args (defaults are the paper's; see `TransformerMDNConfig`):
+    Args (defaults are the paper's; see `TransformerMDNConfig`, the argument of `from_config_dataclass`):
         latent_dim: int, kept latent dims per chunk, D (42).
         sequence_length: int, chunks per window, L (32).
         model_dims: int, transformer width (128).
@@ -77,6 +75,9 @@ class TransformerMDN(keras.Model):
     the costly position-wise part (about 90% of the FLOPs) on the one position it draws.
     """
 
+    CONFIG_ARGUMENTS = ("latent_dim", "sequence_length", "model_dims", "num_layers", "num_heads", "mlp_dims",
+                        "num_mlp_layers", "num_components")
+
     def __init__(self, latent_dim=42, sequence_length=32, model_dims=128, num_layers=6, num_heads=8,
                  mlp_dims=2048, num_mlp_layers=2, num_components=100, **kwargs):
         encoder = _sequence_encoder(sequence_length, latent_dim, model_dims, num_layers, num_heads, mlp_dims)
@@ -85,28 +86,4 @@ class TransformerMDN(keras.Model):
         super().__init__(inputs=inputs, outputs=head(encoder(inputs)), **kwargs)
         self.sequence_encoder = encoder
         self.position_head = head
-        self.latent_dim = latent_dim
-        self.sequence_length = sequence_length
-        self.model_dims = model_dims
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.mlp_dims = mlp_dims
-        self.num_mlp_layers = num_mlp_layers
-        self.num_components = num_components
-
-    @classmethod
-    def from_config_dataclass(cls, config: TransformerMDNConfig, **kwargs):
-        return cls(**dataclasses.asdict(config), **kwargs)
-
-    def get_config(self):
-        return {
-            "name": self.name, "trainable": self.trainable,
-            "latent_dim": self.latent_dim, "sequence_length": self.sequence_length,
-            "model_dims": self.model_dims, "num_layers": self.num_layers, "num_heads": self.num_heads,
-            "mlp_dims": self.mlp_dims, "num_mlp_layers": self.num_mlp_layers,
-            "num_components": self.num_components,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        self.store_arguments(locals())
