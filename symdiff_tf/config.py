@@ -51,8 +51,30 @@ def from_dict(cls, values: dict | None, where: str = "config"):
 
 
 def to_dict(config) -> dict:
-    """The inverse of `from_dict`, for saving the resolved config beside checkpoints."""
-    return dataclasses.asdict(config)
+    """The inverse of `from_dict`, for saving the resolved config beside checkpoints (tuples become lists, which
+    YAML's safe dumper can write)."""
+    return _lists_for_tuples(dataclasses.asdict(config))
+
+
+def _lists_for_tuples(value):
+    if isinstance(value, dict):
+        return {key: _lists_for_tuples(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_lists_for_tuples(item) for item in value]
+    return value
+
+
+def load_section(cls, config_file, section: str, overrides=(), required: bool = True):
+    """Section `section` of a YAML config file, after `section.key=value` overrides, as dataclass `cls`.
+
+    A missing section is a `ConfigError` when `required`, else `cls()` with its defaults.
+    """
+    sections = apply_overrides(load_yaml(config_file), list(overrides))
+    if section not in sections:
+        if required:
+            raise ConfigError(f"{config_file}: no '{section}:' section (sections: {sorted(sections)})")
+        return cls()
+    return from_dict(cls, sections[section], f"{config_file}:{section}")
 
 
 def apply_overrides(values: dict, overrides: list[str]) -> dict:

@@ -1,6 +1,9 @@
 """The data seam: `--data SPEC` → a finite `tf.data.Dataset` of scaled latent windows `[32, k]` float32.
 
-Accepted specs (more, such as the TFDS latent pipeline of `symdiff_tf.latents`, plug into `open_windows`):
+Accepted specs:
+- `tfds:NAME/CONFIG[@DATA_DIR]`: a built latent config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_cat_mel_2bar_big`),
+  through `symdiff_tf.latents.open_tfds_windows` with a `LatentDataConfig` (windows `[window_chunks, k]`); the
+  `eval` split is the dataset's validation split (else test), scaled with the train statistics;
 - `PATH.npy`: an array `[N, 32, k]` (the training split; there is no validation split);
 - `PATH.npz`: arrays named `train` and optionally `eval` (or `validation`); a single-array file is `train`;
 - `synthetic:N` or `synthetic:N:k`: N smooth random windows with k dims (default 42) in [−1, 1], for tests.
@@ -69,7 +72,17 @@ def load_window_array(spec: str, split: str = "train") -> np.ndarray | None:
     raise ValueError(f"--data {spec!r}: unsupported file type {path.suffix!r} (expected .npy or .npz)")
 
 
-def open_windows(spec: str, split: str = "train") -> tf.data.Dataset | None:
-    """`--data SPEC` → a finite, fixed-order dataset of `[32, k]` float32 windows, or None if `split` is absent."""
+def open_windows(spec: str, split: str = "train", latent_config=None) -> tf.data.Dataset | None:
+    """`--data SPEC` → a finite, fixed-order dataset of `[32, k]` float32 windows, or None if `split` is absent.
+
+    `latent_config` (a `symdiff_tf.latents.LatentDataConfig`, default its defaults) says how `tfds:` latents become
+    windows; other specs ignore it.
+    """
+    from symdiff_tf.tfds_spec import is_tfds_spec
+
+    if is_tfds_spec(spec):
+        from symdiff_tf.latents import open_tfds_windows
+
+        return open_tfds_windows(spec, split, latent_config)
     array = load_window_array(spec, split)
     return None if array is None else tf.data.Dataset.from_tensor_slices(array)

@@ -73,6 +73,8 @@ class LatentDataConfig:
     seed: int = 0
 
     def __post_init__(self):
+        if self.kept_dims is not None:  # a YAML list: hashable and comparable like the tuple
+            self.kept_dims = tuple(int(d) for d in self.kept_dims)
         if self.z_mode not in Z_MODES:
             raise ValueError(f"latents.z_mode={self.z_mode!r}: expected one of {Z_MODES}")
         if self.fill not in FILLS:
@@ -417,23 +419,15 @@ def open_tfds_windows(spec: str, split: str = "train", config: LatentDataConfig 
     config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_cat_mel_2bar_big@~/tensorflow_datasets`); kept dims come
     from its metadata `mean_sigma_train`. `opened_scaler(spec)` gives the statistics to save beside the model.
     """
-    if not spec.startswith("tfds:"):
-        raise ValueError(f"{spec!r}: expected tfds:NAME/CONFIG[@DATA_DIR]")
     if split not in ("train", "eval"):
         raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
     config = config or LatentDataConfig()
     key = (spec, dataclasses.astuple(config))
     if key not in _OPENED:
-        import tensorflow_datasets as tfds
+        from symdiff_tf.tfds_spec import open_builder
 
-        import tfds_lakh  # noqa: F401 - registers lakh_midi
-
-        name, _, data_dir = spec[len("tfds:"):].partition("@")
-        builder = tfds.builder(name, data_dir=data_dir or None)
+        builder = open_builder(spec)
         splits = set(builder.info.splits)
-        if "train" not in splits:
-            raise ValueError(f"{spec}: no train split (built: {sorted(splits)}); build it with "
-                             "tfds.builder(...).download_and_prepare() first")
         eval_split = next((s for s in ("validation", "test") if s in splits), None)
         _OPENED[key] = datasets_for_training(
             builder.as_dataset(split="train"), config,

@@ -34,8 +34,5 @@ def load_model_config(name: str, config_file, overrides=()) -> typing.Any:
 
     `overrides` are `section.key=value` strings (`symdiff_tf.config.apply_overrides`).
     """
-    from symdiff_tf.config import ConfigError, apply_overrides, from_dict, load_yaml
-    sections = apply_overrides(load_yaml(config_file), list(overrides))
-    if name not in sections:
-        raise ConfigError(f"{config_file}: no '{name}:' section (sections: {sorted(sections)})")
-    return from_dict(get_spec(name).config_class, sections[name], f"{config_file}:{name}")
+    from symdiff_tf.config import load_section
+    return load_section(get_spec(name).config_class, config_file, name, overrides)

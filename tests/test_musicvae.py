@@ -260,8 +260,8 @@ def test_bad_data_is_refused(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((4, 31), np.int64))
     with pytest.raises(ValueError, match=r"bad.npy: expected tokens \[batch, 32\]"):
         load_token_chunks(tmp_path / "bad.npy")
-    with pytest.raises(NotImplementedError, match="tfds:lakh"):
-        load_token_chunks("tfds:lakh")
+    with pytest.raises(ValueError, match="tfds:lakh_midi/tokens@.*no train split"):
+        load_token_chunks(f"tfds:lakh_midi/tokens@{tmp_path}")  # not built there
 
 
 def test_midi_folder_data_skips_bad_files(pop909_dir, tmp_path):

@@ -24,7 +24,8 @@ def pop909_dir():
     return path
 
 
-def _build(config, data_dir, manual_dir, **download_kwargs):
+def build_lakh_midi(config, data_dir, manual_dir, **download_kwargs):
+    """Builds `lakh_midi` (a config name or `LakhMidiConfig`) from MIDI in `manual_dir` into `data_dir`."""
     builder = tfds.builder("lakh_midi", config=config, data_dir=str(data_dir)) if not isinstance(config, str) \
         else tfds.builder(f"lakh_midi/{config}", data_dir=str(data_dir))
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
@@ -65,7 +66,7 @@ def test_empty_or_wrong_folder_gets_instructions(tmp_path, content):
     if content == "text only":
         (manual / "notes.txt").write_text("not midi")
     with pytest.raises(lakh.ManualDataError, match="lmd_full.tar.gz"):
-        _build("tokens", tmp_path / "data", manual)
+        build_lakh_midi("tokens", tmp_path / "data", manual)
 
 
 def test_packed_archive_and_duplicates(tmp_path):
@@ -73,10 +74,10 @@ def test_packed_archive_and_duplicates(tmp_path):
     manual.mkdir()
     with tarfile.open(manual / "clean_midi.tar.gz", "w:gz") as archive:
         archive.add(DUMMY / "clean_midi", arcname="clean_midi")
-    packed = _build("tokens", tmp_path / "data1", manual)
+    packed = build_lakh_midi("tokens", tmp_path / "data1", manual)
     # the same files again, unpacked beside the archive: read once (by content hash), counted as duplicates
     shutil.copytree(DUMMY / "clean_midi", manual / "clean_midi")
-    both = _build("tokens", tmp_path / "data2", manual)
+    both = build_lakh_midi("tokens", tmp_path / "data2", manual)
     for builder in (packed, both):
         assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == {"train": 4, "validation": 1}
     assert all(name.startswith("clean_midi.tar.gz/clean_midi/") for name, _ in _by_key(packed, "train"))
@@ -88,7 +89,7 @@ def test_pop909_split_and_beats_mode(tmp_path, pop909_dir):
     manual.mkdir()
     for song in ("001", "005", "010", "002"):
         shutil.copy(pop909_dir / f"{song}.mid", manual / f"{song}.mid")
-    builder = _build("tokens-beats-track_MELODY-split_pop909", tmp_path / "data", manual)
+    builder = build_lakh_midi("tokens-beats-track_MELODY-split_pop909", tmp_path / "data", manual)
     melodies = {song: [r.n_chunks for r in melody.file_to_melodies(pop909_dir / f"{song}.mid", track="MELODY",
                                                                   quantize="beats") if r.n_chunks]
                 for song in ("001", "005", "010", "002")}
@@ -125,8 +126,8 @@ def latent_builds(tmp_path_factory):
     """The tiny-VAE latent config built twice: in this process, and with Beam's DirectRunner (in memory)."""
     root = tmp_path_factory.mktemp("latents")
     write_tiny_vae(TINY_VAE_CONFIG.vae)
-    plain = _build(TINY_VAE_CONFIG, root / "plain", DUMMY)
-    beamed = _build(TINY_VAE_CONFIG, root / "beam", DUMMY, beam_options=_beam_options("in_memory"))
+    plain = build_lakh_midi(TINY_VAE_CONFIG, root / "plain", DUMMY)
+    beamed = build_lakh_midi(TINY_VAE_CONFIG, root / "beam", DUMMY, beam_options=_beam_options("in_memory"))
     return plain, beamed
 
 
@@ -170,7 +171,7 @@ def test_beam_build_matches_plain_build(latent_builds):
 @pytest.mark.slow  # ~45 s: two worker processes each import TensorFlow and load the VAE
 def test_beam_multiprocess_build_matches_plain_build(latent_builds, tmp_path):
     plain, _ = latent_builds
-    beamed = _build(TINY_VAE_CONFIG, tmp_path / "beam_mp", DUMMY, beam_options=_beam_options("multi_processing"))
+    beamed = build_lakh_midi(TINY_VAE_CONFIG, tmp_path / "beam_mp", DUMMY, beam_options=_beam_options("multi_processing"))
     _assert_same_build(plain, beamed)
 
 

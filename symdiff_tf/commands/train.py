@@ -2,6 +2,10 @@
 
 Trains a registered model (`symdiff_tf.models`) with `symdiff_tf.training.train`; running the same command
 again resumes from the last checkpoint in the work directory, at the same step and data position.
+
+With `--data tfds:NAME/CONFIG[@DATA_DIR]` (built latents, docs/data.md) the windows are made as the config file's
+`latents:` section says (`symdiff_tf.latents.LatentDataConfig`; `--set latents.window_chunks=16` etc.), and the
+latent scaling statistics are saved as `WORKDIR/latent_scaling.json`, where `symdiff evaluate` looks for them.
 """
 import logging
 
@@ -13,7 +17,9 @@ def register(subparsers):
         "train", help="train the diffusion model (or another registered model) on latent windows",
         description="Trains a model on scaled latent windows [N, 32, k]; resumable (rerun the same command).")
     parser.add_argument("--config", required=True, help="YAML config file (e.g. configs/paper.yaml)")
-    parser.add_argument("--data", required=True, help="training windows: FILE.npy, FILE.npz or synthetic:N[:k]")
+    parser.add_argument("--data", required=True,
+                        help="training windows: tfds:NAME/CONFIG[@DATA_DIR] (built latents, windows as the "
+                             "config's latents: section says), FILE.npy, FILE.npz or synthetic:N[:k]")
     parser.add_argument("--val-data", default=None,
                         help="validation windows (default: the 'eval' array of an .npz, or synthetic eval data)")
     parser.add_argument("--model", default="ddpm", help="config section / registered model (default ddpm)")
@@ -24,29 +30,38 @@ def register(subparsers):
     parser.add_argument("--workdir", default=None, help="checkpoints, TensorBoard, logs (default runs/MODEL)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop at this step (default: the config's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a config value, e.g. ddpm.train.batch_size=32 (repeatable)")
+                        help="override a config value, e.g. ddpm.train.batch_size=32 or latents.allow_rests=true "
+                             "(repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from symdiff_tf.config import to_dict
+    from symdiff_tf.config import load_section, to_dict
     from symdiff_tf.data import open_windows
-    from symdiff_tf.distribute import get_strategy, split_cpu
+    from symdiff_tf.distribute import get_strategy, is_chief, split_cpu
+    from symdiff_tf.latents import LatentDataConfig
     from symdiff_tf.models import get_spec, load_model_config
+    from symdiff_tf.tfds_spec import is_tfds_spec
     from symdiff_tf.training import train
 
     if args.cpu_devices:
         split_cpu(args.cpu_devices)
     spec = get_spec(args.model)
     config = load_model_config(args.model, args.config, args.overrides)
+    latent_config = load_section(LatentDataConfig, args.config, "latents", args.overrides, required=False)
     strategy = get_strategy(args.strategy, args.tpu)
-    train_windows = open_windows(args.data, "train")
-    val_windows = open_windows(args.val_data or args.data, "train" if args.val_data else "eval")
+    train_windows = open_windows(args.data, "train", latent_config)
+    val_windows = open_windows(args.val_data or args.data, "train" if args.val_data else "eval", latent_config)
+    _check_window_shape(train_windows, config, args.data)
     workdir = args.workdir or f"runs/{args.model}"
     resolved = {args.model: to_dict(config), "data": args.data, "val_data": args.val_data,
                 "strategy": args.strategy, "num_replicas": strategy.num_replicas_in_sync}
+    if is_tfds_spec(args.data):
+        resolved["latents"] = to_dict(latent_config)
+        if is_chief(strategy):
+            _save_scaler(args.data, latent_config, workdir)
     history = train(lambda: spec.build_task(config), train_windows, config.train, workdir, strategy,
                     val_windows=val_windows, resolved_config=resolved, max_steps=args.max_steps,
                     progress=not args.no_progress)
@@ -54,3 +69,30 @@ def run(args) -> int:
         last = history[-1]
         print(f"step {last['step']} loss {last.get('loss', float('nan')):.6f} workdir {workdir}")
     return 0
+
+
+def _check_window_shape(windows, config, spec: str) -> None:
+    """Windows `[L, k]` must match the model's `sequence_length` and `latent_dim`, or training fails obscurely."""
+    model = getattr(config, "model", None)
+    expected = (getattr(model, "sequence_length", None), getattr(model, "latent_dim", None))
+    found = tuple(windows.element_spec.shape)
+    if None not in expected and found != expected:
+        raise SystemExit(f"--data {spec}: windows are [chunks, dims] = {list(found)}, the model expects "
+                         f"{list(expected)} (model.sequence_length, model.latent_dim); set them to match, or "
+                         "choose the windows (latents.window_chunks, latents.kept_dims) to match the model")
+
+
+def _save_scaler(spec: str, latent_config, workdir) -> None:
+    """Writes WORKDIR/latent_scaling.json; a different one already there (another data set or latents setting)
+    stops the run instead of resuming a model trained on other scaling."""
+    import pathlib
+
+    from symdiff_tf.latents import SCALER_FILENAME, LatentScaler, opened_scaler
+
+    scaler = opened_scaler(spec, latent_config)
+    path = pathlib.Path(workdir) / SCALER_FILENAME
+    saved = LatentScaler.load(path) if path.is_file() else None
+    if saved is not None and saved != scaler:
+        raise SystemExit(f"{path}: this work directory was trained with other latent scaling ({saved.to_dict()}) "
+                         f"than --data {spec} gives now ({scaler.to_dict()}); use a new --workdir")
+    scaler.save(workdir)  # makes the folder; writes SCALER_FILENAME there

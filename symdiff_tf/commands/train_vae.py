@@ -10,7 +10,8 @@ def register(subparsers):
                     "continues from the last checkpoint in --workdir. Writes WORKDIR/model.keras at the end.")
     parser.add_argument("--config", required=True, help="cat-mel_2bar_big, cat-mel_2bar_small, tiny, or a YAML file")
     parser.add_argument("--data", required=True,
-                        help=".npz/.npy of token chunks [n, 32], a folder of MIDI files, or tfds:NAME")
+                        help=".npz/.npy of token chunks [n, 32], a folder of MIDI files, or tfds:lakh_midi/CONFIG[@DATA_DIR] "
+                             "(the train split's non-rest chunks)")
     parser.add_argument("--workdir", required=True, help="checkpoints, TensorBoard logs and the final model")
     parser.add_argument("--steps", type=int, default=1000, help="total optimizer steps (including resumed ones)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the config's batch_size")
@@ -39,11 +40,11 @@ def run(args) -> int:
         config = get_config(args.config, apply_overrides({}, args.overrides))
         chunks, skipped = load_token_chunks(args.data, track=args.track, progress=not args.no_progress)
         train_chunks, eval_chunks = split_train_eval(chunks, args.eval_fraction, args.seed)
-    except (ConfigError, ValueError, NotImplementedError) as err:
+    except (ConfigError, ValueError) as err:
         print(f"train-vae: {err}", file=sys.stderr)
         return 1
     print(f"data: {len(train_chunks)} train / {len(eval_chunks)} eval chunks"
-          + (f"; skipped files: {skipped}" if skipped else ""), flush=True)
+          + (f"; skipped: {skipped}" if skipped else ""), flush=True)
     options = TrainOptions(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                            checkpoint_every=args.checkpoint_every, log_every=args.log_every,
                            eval_every=args.eval_every)

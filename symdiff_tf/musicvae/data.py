@@ -4,7 +4,8 @@ Sources (`load_token_chunks`):
 - a `.npy` array `[n, 32]`, or a `.npz` holding one such array (key `tokens` or `chunks`, or its only array);
 - a folder of MIDI files (searched recursively), through the melody layer's
   `symdiff_tf.melody.file_to_chunks(path, track, quantize)`; a file that fails is skipped and counted by reason;
-- `tfds:NAME` — a built TensorFlow Datasets dataset: the hook is `TFDS_LOADER`, not wired yet.
+- `tfds:NAME/CONFIG[@DATA_DIR]` — a built `lakh_midi` config (e.g. `tfds:lakh_midi/tokens@~/tensorflow_datasets`):
+  the `tokens` of its train split, without the rest chunks (`tfds_chunks`).
 """
 from __future__ import annotations
 
@@ -17,18 +18,14 @@ from symdiff_tf.musicvae.configs import NUM_CLASSES, SEQ_LEN
 from symdiff_tf.musicvae.model import check_tokens
 
 MIDI_SUFFIXES = (".mid", ".midi")
-TFDS_PREFIX = "tfds:"
-TFDS_LOADER = None  # set to a callable(name) -> np.ndarray [n, 32] once the TFDS builder exposes token chunks
 
 
 def load_token_chunks(source, track: str | None = None, quantize: str = "paper", progress: bool = True):
-    """Returns (chunks `[n, 32]` int32, skipped: dict reason -> count) from a file, folder or `tfds:NAME`."""
-    source_text = str(source)
-    if source_text.startswith(TFDS_PREFIX):
-        if TFDS_LOADER is None:
-            raise NotImplementedError(f"{source_text}: reading token chunks from TFDS is not wired yet; pass a "
-                                      ".npz/.npy of chunks or a folder of MIDI files")
-        return check_tokens(TFDS_LOADER(source_text[len(TFDS_PREFIX):])), {}
+    """Returns (chunks `[n, 32]` int32, skipped: dict reason -> count) from a file, folder or `tfds:` spec."""
+    from symdiff_tf.tfds_spec import is_tfds_spec
+
+    if is_tfds_spec(source):
+        return tfds_chunks(str(source), progress)
     path = pathlib.Path(source)
     if path.is_dir():
         return _midi_folder_chunks(path, track, quantize, progress)
@@ -49,6 +46,41 @@ def load_token_chunks(source, track: str | None = None, quantize: str = "paper",
         return check_tokens(array, SEQ_LEN, NUM_CLASSES), {}
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from err
+
+
+def tfds_chunks(spec: str, progress: bool = True):
+    """(chunks `[n, 32]` int32, {"rest chunks": count}) from the train split of a built `lakh_midi` config.
+
+    Reads each melody's `tokens` `[n_chunks, 32]` and keeps the chunks whose `rests` flag is False (rest chunks:
+    silent, or notes in one bar only; docs/musicvae.md says why they are left out). Any config works, with or
+    without latents; its validation/test splits are not read (the trainer holds out `--eval-fraction` itself).
+    """
+    import tensorflow_datasets as tfds
+
+    from symdiff_tf.tfds_spec import open_builder
+
+    builder = open_builder(spec)
+    if not {"tokens", "rests"} <= set(builder.info.features.keys()):
+        raise ValueError(f"{spec}: expected features `tokens` and `rests` (a lakh_midi config), found "
+                         f"{sorted(builder.info.features.keys())}")
+    melodies = builder.as_dataset(split="train", decoders=tfds.decode.PartialDecoding({"tokens": True,
+                                                                                      "rests": True}))
+    if progress:
+        from tqdm import tqdm
+        melodies = tqdm(melodies.as_numpy_iterator(), desc="melodies", unit=" melodies")
+    else:
+        melodies = melodies.as_numpy_iterator()
+    chunks, rest_count = [], 0
+    for example in melodies:
+        played = ~np.asarray(example["rests"], bool)
+        chunks.append(np.asarray(example["tokens"], np.int32).reshape(-1, SEQ_LEN)[played])
+        rest_count += int((~played).sum())
+    if not chunks or not sum(len(c) for c in chunks):
+        raise ValueError(f"{spec}: the train split holds no non-rest 2-bar chunks")
+    try:
+        return check_tokens(np.concatenate(chunks), SEQ_LEN, NUM_CLASSES), {"rest chunks": rest_count}
+    except ValueError as err:
+        raise ValueError(f"{spec}: {err}") from err
 
 
 def _midi_folder_chunks(folder: pathlib.Path, track, quantize, progress):

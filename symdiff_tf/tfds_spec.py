@@ -1,0 +1,34 @@
+"""`tfds:NAME/CONFIG[@DATA_DIR]`: a built TensorFlow Datasets dataset (`lakh_midi`) named by a `--data` option.
+
+Used by the latent window pipeline (`symdiff_tf.latents.open_tfds_windows`, for `symdiff train`) and the
+MusicVAE token source (`symdiff_tf.musicvae.data`, for `symdiff train-vae`).
+"""
+import os
+
+TFDS_PREFIX = "tfds:"
+
+
+def is_tfds_spec(spec) -> bool:
+    return str(spec).startswith(TFDS_PREFIX)
+
+
+def open_builder(spec: str):
+    """The TFDS builder of `tfds:NAME/CONFIG[@DATA_DIR]` (DATA_DIR may start with `~`), with a built train split.
+
+    Raises ValueError naming the spec when it is malformed or its train split has not been built.
+    """
+    if not is_tfds_spec(spec):
+        raise ValueError(f"{spec!r}: expected {TFDS_PREFIX}NAME/CONFIG[@DATA_DIR]")
+    import tensorflow_datasets as tfds
+
+    import tfds_lakh  # noqa: F401 - registers lakh_midi
+
+    name, _, data_dir = spec[len(TFDS_PREFIX):].partition("@")
+    if not name:
+        raise ValueError(f"{spec!r}: expected {TFDS_PREFIX}NAME/CONFIG[@DATA_DIR], e.g. tfds:lakh_midi/tokens")
+    builder = tfds.builder(name, data_dir=os.path.expanduser(data_dir) if data_dir else None)
+    splits = set(builder.info.splits)
+    if "train" not in splits:
+        raise ValueError(f"{spec}: no train split (built: {sorted(splits)}) in {builder.data_dir}; build it with "
+                         "tfds.builder(...).download_and_prepare() first (docs/data.md)")
+    return builder

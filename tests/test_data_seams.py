@@ -1,0 +1,77 @@
+"""`--data tfds:...` end to end: `lakh_midi` built from the dummy MIDI, then `symdiff train` and `symdiff train-vae`
+read it with no glue (the window settings from `--set latents.*`, the scaling saved beside the model)."""
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from symdiff_tf import cli, latents
+from symdiff_tf.paths import REPO_ROOT
+from tfds_lakh.lakh_midi_build_test import DUMMY, build_lakh_midi
+from tfds_lakh.lakh_midi_dataset_builder_test import TINY_VAE_CONFIG, write_tiny_vae
+
+TINY = str(REPO_ROOT / "configs" / "tiny.yaml")
+# Long Song (36 chunks, rest at chunk 1) gives 16-chunk windows at starts 2..20; three latent dims kept
+WINDOWS = ["--set", "latents.window_chunks=16", "--set", "latents.kept_dims=[0, 2, 5]",
+           "--set", "ddpm.model.sequence_length=16", "--set", "ddpm.model.latent_dim=3"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """One data dir holding the `tokens` config and the tiny-VAE latent config of `lakh_midi`."""
+    root = tmp_path_factory.mktemp("tfds")
+    write_tiny_vae(TINY_VAE_CONFIG.vae)
+    build_lakh_midi("tokens", root, DUMMY)
+    build_lakh_midi(TINY_VAE_CONFIG, root, DUMMY)
+    return root
+
+
+def _train(spec, workdir, *extra):
+    return cli.main(["train", "--config", TINY, "--data", spec, "--workdir", str(workdir), "--max-steps", "2",
+                     "--no-progress", "--set", "ddpm.train.sample_every=0", *extra])
+
+
+def test_train_reads_tfds_latents_and_saves_the_scaling(data_dir, tmp_path):
+    spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{data_dir}"
+    workdir = tmp_path / "ddpm"
+    assert _train(spec, workdir, *WINDOWS) == 0
+    assert list((workdir / "checkpoints").glob("ckpt-2.index"))
+    saved = latents.LatentScaler.load(workdir / latents.SCALER_FILENAME)
+    # the scaler of exactly these window settings (defaults would keep all 8 dims over 32-chunk windows)
+    expected = latents.opened_scaler(spec, latents.LatentDataConfig(window_chunks=16, kept_dims=(0, 2, 5)))
+    assert saved == expected and saved.kept_dims == (0, 2, 5) and saved.z_size == 8
+    default = latents.opened_scaler(spec)
+    assert (default.minimum, default.maximum) != (saved.minimum, saved.maximum)
+    resolved = yaml.safe_load((workdir / "config.yaml").read_text())
+    assert resolved["latents"]["window_chunks"] == 16 and resolved["latents"]["kept_dims"] == [0, 2, 5]
+
+    # resuming under other window settings would mix two scalings: refused before training
+    with pytest.raises(SystemExit, match="other latent scaling"):
+        _train(spec, workdir, *WINDOWS[:2], "--set", "latents.kept_dims=[0, 2]", *WINDOWS[4:6],
+               "--set", "ddpm.model.latent_dim=2")
+    # windows that do not fit the model are refused with both shapes named
+    with pytest.raises(SystemExit, match=r"\[16, 8\], the model expects \[32, 8\]"):
+        _train(spec, tmp_path / "other", "--set", "latents.window_chunks=16")
+
+
+def test_train_vae_reads_tfds_tokens_without_rests(data_dir, tmp_path, capsys):
+    import tensorflow_datasets as tfds
+
+    from symdiff_tf.musicvae.data import load_token_chunks
+
+    spec = f"tfds:lakh_midi/tokens@{data_dir}"
+    chunks, skipped = load_token_chunks(spec, progress=False)
+    train = list(tfds.as_numpy(tfds.builder("lakh_midi/tokens", data_dir=str(data_dir)).as_dataset(split="train")))
+    expected = np.concatenate([ex["tokens"][~ex["rests"]] for ex in train])
+    np.testing.assert_array_equal(chunks, expected)  # the train split's non-rest chunks, in order
+    assert skipped == {"rest chunks": sum(int(ex["rests"].sum()) for ex in train)} and skipped["rest chunks"] > 0
+
+    workdir = tmp_path / "vae"
+    assert cli.main(["train-vae", "--config", "tiny-single", "--data", spec, "--workdir", str(workdir),
+                     "--steps", "2", "--batch-size", "4", "--eval-fraction", "0.1", "--log-every", "1",
+                     "--eval-every", "100", "--no-progress"]) == 0
+    n_eval = round(len(expected) * 0.1)
+    assert f"{len(expected) - n_eval} train / {n_eval} eval chunks" in capsys.readouterr().out
+    assert (workdir / "model.keras").is_file()
+    assert [json.loads(line)["step"] for line in (workdir / "train_log.jsonl").read_text().splitlines()][-1] == 2
