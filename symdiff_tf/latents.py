@@ -323,6 +323,13 @@ class LatentScaler:
             raise ValueError(f"{path}: not a latent scaling JSON: {err}") from err
 
 
+def fixed_windows_config(config: LatentDataConfig) -> LatentDataConfig:
+    """`config` for windows that are the same on every pass (eval data, `symdiff evaluate`): z_mode "fixed"
+    (one seeded draw per chunk) unless "mu", and no shuffling. Fit on train, it gives the same `LatentScaler` as
+    `config` (min/max of "sample" and "fixed" both come from the seeded draw)."""
+    return dataclasses.replace(config, z_mode="mu" if config.z_mode == "mu" else "fixed", shuffle=False)
+
+
 def windows_dataset(latents: MelodyLatents, scaler: LatentScaler, config: LatentDataConfig):
     """A `tf.data.Dataset` of float32 windows `[config.window_chunks, n_kept]` in [-1, 1] (unbatched).
 
@@ -393,8 +400,7 @@ def datasets_for_training(train, config: LatentDataConfig, evaluation=None, mean
     if evaluation is not None:
         evaluation = evaluation if isinstance(evaluation, MelodyLatents) else MelodyLatents.from_examples(
             evaluation, dims=scaler.kept_dims)
-        eval_config = dataclasses.replace(config, z_mode="mu" if config.z_mode == "mu" else "fixed",
-                                          shuffle=False)
+        eval_config = fixed_windows_config(config)
         eval_scaler = scaler
         if eval_statistics == "own":
             eval_scaler = LatentScaler.fit(evaluation, eval_config, kept_dims=scaler.kept_dims, fit_on="eval")

@@ -75,3 +75,76 @@ def test_train_vae_reads_tfds_tokens_without_rests(data_dir, tmp_path, capsys):
     assert f"{len(expected) - n_eval} train / {n_eval} eval chunks" in capsys.readouterr().out
     assert (workdir / "model.keras").is_file()
     assert [json.loads(line)["step"] for line in (workdir / "train_log.jsonl").read_text().splitlines()][-1] == 2
+
+
+@pytest.fixture(scope="module")
+def two_split_spec(tmp_path_factory):
+    """Latents (tiny VAE) of Long Song in train and a copy of it (one text event more) in validation, so that
+    both splits hold 16-chunk windows (the dummy folder's validation split holds none)."""
+    import hashlib
+    import shutil
+
+    import mido
+
+    from tfds_lakh.lakh_midi_dataset_builder import make_config
+
+    manual = tmp_path_factory.mktemp("manual")
+    shutil.copy(DUMMY / "clean_midi" / "Artist A" / "Long Song.mid", manual / "Long Song.mid")
+    percent = 45  # Long Song's content hash gives 49: train
+    assert int(hashlib.md5((manual / "Long Song.mid").read_bytes()).hexdigest(), 16) % 100 >= percent
+    for i in range(100):  # the first copy whose hash puts it in validation
+        copy = mido.MidiFile(manual / "Long Song.mid")
+        copy.tracks[0].insert(0, mido.MetaMessage("text", text=f"copy {i}", time=0))
+        copy.save(manual / "Copy.mid")
+        if int(hashlib.md5((manual / "Copy.mid").read_bytes()).hexdigest(), 16) % 100 < percent:
+            break
+    config = make_config(vae=TINY_VAE_CONFIG.vae, encode_batch_size=8, validation_percent=percent)
+    write_tiny_vae(config.vae)
+    root = tmp_path_factory.mktemp("tfds_two_splits")
+    build_lakh_midi(config, root, manual)
+    return f"tfds:lakh_midi/{config.name}@{root}"
+
+
+def test_evaluate_makes_the_windows_the_models_were_trained_on(two_split_spec, tmp_path):
+    """`symdiff evaluate` reads the `latents:` section of the diffusion model's config.yaml: 16-chunk windows of
+    three dims here (the defaults would give 32-chunk windows of all 8 dims, which this model cannot take)."""
+    import argparse
+
+    from symdiff_tf.commands import evaluate as evaluate_command
+
+    spec = two_split_spec
+    ddpm, mdn = tmp_path / "ddpm", tmp_path / "mdn"
+    assert _train(spec, ddpm, *WINDOWS) == 0
+    assert _train(spec, mdn, "--model", "mdn", *WINDOWS[:4], "--set", "mdn.model.sequence_length=16",
+                  "--set", "mdn.model.latent_dim=3") == 0
+
+    args = argparse.Namespace(diffusion=str(ddpm), diffusion_config=None, mdn=str(mdn), mdn_config=None,
+                              data=spec, num_samples=4, seed=5)
+    trained = evaluate_command.latent_config(args)
+    assert trained == latents.LatentDataConfig(window_chunks=16, kept_dims=(0, 2, 5))
+    train, test, scaler = evaluate_command.load_data(args, trained)
+    assert train.shape == (4, 16, 3) and test.shape[1:] == (16, 3) and len(test) > 0
+    assert scaler == latents.LatentScaler.load(ddpm / latents.SCALER_FILENAME)
+    fixed = latents.fixed_windows_config(trained)
+    every_train_window = np.stack(list(latents.open_tfds_windows(spec, "train", fixed).as_numpy_iterator()))
+    for window in train:  # drawn from the trained windows, with the same scaling
+        assert np.any(np.all(every_train_window == window, axis=(1, 2)))
+
+    out = tmp_path / "out"
+    assert cli.main(["evaluate", "--diffusion", str(ddpm), "--mdn", str(mdn), "--vae", TINY_VAE_CONFIG.vae,
+                     "--data", spec, "--num-samples", "4", "--ddim-steps", "2", "--curve-points", "0",
+                     "--pianorolls", "1", "--seed", "5", "--out", str(out), "--no-progress"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert (run["num_chunks"], run["kept_dims"], run["z_size"]) == (16, 3, 8)
+    assert run["infill_gap_chunks"] == [4, 12]
+    assert "mdn" in json.loads((out / "tables.json").read_text())["unconditional"]
+
+    # an MDN trained on other windows is refused, naming the setting that differs
+    other = yaml.safe_load((mdn / "config.yaml").read_text())
+    other["latents"]["allow_rests"] = True
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    with pytest.raises(SystemExit, match=r"different latents: settings \(allow_rests: False vs True\)"):
+        cli.main(["evaluate", "--diffusion", str(ddpm), "--mdn", str(mdn), "--mdn-config",
+                  str(tmp_path / "other.yaml"), "--vae", TINY_VAE_CONFIG.vae, "--data", spec,
+                  "--num-samples", "4", "--out", str(tmp_path / "refused"), "--no-progress"])
+    assert not (tmp_path / "refused").exists()

@@ -264,11 +264,30 @@ def test_bad_data_is_refused(tmp_path):
         load_token_chunks(f"tfds:lakh_midi/tokens@{tmp_path}")  # not built there
 
 
-def test_midi_folder_data_skips_bad_files(pop909_dir, tmp_path):
+def test_midi_folder_data_skips_bad_files_and_rest_chunks(pop909_dir, tmp_path):
+    from symdiff_tf.melody import file_to_melodies
     from symdiff_tf.musicvae.data import load_token_chunks
 
     (tmp_path / "song.mid").symlink_to(pop909_dir / "001.mid")
     (tmp_path / "broken.mid").write_text("not midi")
     chunks, skipped = load_token_chunks(tmp_path, progress=False)
     assert chunks.ndim == 2 and chunks.shape[1] == 32 and len(chunks) > 10 and chunks.dtype == np.int32
+    # the same rule as from tfds: (tests/test_data_seams.py): every melody's non-rest chunks, in order, and the
+    # rest chunks counted under the same key
+    melodies = file_to_melodies(pop909_dir / "001.mid")
+    rests = sum(int(m.rests.sum()) for m in melodies)
+    assert rests > 0
+    np.testing.assert_array_equal(chunks, np.concatenate([m.chunks[~m.rests] for m in melodies]))
+    assert skipped.pop("rest chunks") == rests
     assert sum(skipped.values()) == 1 and all("broken" not in reason for reason in skipped)
+
+
+def test_played_chunks_drops_the_flagged_chunks():
+    from symdiff_tf.musicvae.data import played_chunks
+
+    tokens = np.arange(4 * 32, dtype=np.int64).reshape(4, 32) % 90
+    played, dropped = played_chunks(tokens, np.array([False, True, False, True]))
+    np.testing.assert_array_equal(played, tokens[[0, 2]])
+    assert played.dtype == np.int32 and dropped == 2
+    with pytest.raises(ValueError, match="rest flags of shape"):
+        played_chunks(tokens, np.zeros(3, bool))

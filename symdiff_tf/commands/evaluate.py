@@ -3,6 +3,10 @@
 Generates N windows per method, decodes them with the VAE and writes the paper's Tables 1–3 for unconditional
 generation and for infilling the middle 16 chunks (`DIR/tables.json`, `.csv`, `.md`), piano rolls (Figure 2),
 the refinement curves (Figure 3) and a few MIDI files. See docs/evaluation.md.
+
+With `--data tfds:...` the windows are made as the diffusion model was trained: the `latents:` section of its
+config (`symdiff train` records it in WORKDIR/config.yaml; window_chunks, kept_dims, allow_rests, ...), with
+z drawn once per chunk (`latents.fixed_windows_config`). An MDN trained with other `latents:` settings is refused.
 """
 import pathlib
 
@@ -56,13 +60,35 @@ def _config_file(workdir, explicit) -> pathlib.Path:
     return path
 
 
-def _tfds_windows(spec: str, split: str, num: int, seed: int):
-    """`num` windows of a split of built TFDS latents (fixed z draws), read without holding them all."""
+def latent_config(args):
+    """The `LatentDataConfig` the diffusion model was trained with: the `latents:` section of its config file
+    (read with `config.load_section`, as `symdiff train` reads it; defaults when there is none). With `--mdn`,
+    the MDN's section must say the same, or the two models were trained on different windows."""
+    from symdiff_tf.config import load_section, to_dict
+    from symdiff_tf.latents import LatentDataConfig
+
+    diffusion_file = _config_file(args.diffusion, args.diffusion_config)
+    config = load_section(LatentDataConfig, diffusion_file, "latents", required=False)
+    if args.mdn:
+        mdn_file = _config_file(args.mdn, args.mdn_config)
+        mdn_config = load_section(LatentDataConfig, mdn_file, "latents", required=False)
+        if mdn_config != config:
+            ours, theirs = to_dict(config), to_dict(mdn_config)
+            differ = ", ".join(f"{key}: {ours[key]!r} vs {theirs[key]!r}" for key in ours
+                               if ours[key] != theirs[key])
+            raise SystemExit(f"the MDN ({mdn_file}) and the diffusion model ({diffusion_file}) were trained with "
+                             f"different latents: settings ({differ}); evaluate models trained on the same windows")
+    return config
+
+
+def _tfds_windows(spec: str, split: str, num: int, seed: int, trained_config):
+    """`num` windows of a split of built TFDS latents, made as `trained_config` (the models' `latents:` section)
+    says but with fixed z draws, read without holding them all."""
     import numpy as np
 
     from symdiff_tf import latents
 
-    config = latents.LatentDataConfig(z_mode="fixed")
+    config = latents.fixed_windows_config(trained_config)
     dataset = latents.open_tfds_windows(spec, split, config)
     if dataset is None:
         raise SystemExit(f"--data {spec}: no {split} split")
@@ -91,11 +117,12 @@ def _npz_windows(path: str):
     return load_window_array(path, "train"), test
 
 
-def load_data(args):
-    """(train windows, test windows, scaler or None) for `--data`."""
+def load_data(args, trained_config):
+    """(train windows, test windows, scaler or None) for `--data`; tfds windows as `trained_config` (a
+    `LatentDataConfig`, `latent_config(args)`) says."""
     if args.data.startswith("tfds:"):
-        train, scaler = _tfds_windows(args.data, "train", args.num_samples, args.seed)
-        test, _ = _tfds_windows(args.data, "eval", args.num_samples, args.seed + 1)
+        train, scaler = _tfds_windows(args.data, "train", args.num_samples, args.seed, trained_config)
+        test, _ = _tfds_windows(args.data, "eval", args.num_samples, args.seed + 1, trained_config)
         return train, test, scaler
     if not args.data.endswith(".npz") or not pathlib.Path(args.data).is_file():
         raise SystemExit(f"--data {args.data!r}: expected tfds:NAME/CONFIG[@DATA_DIR] or an existing .npz file")
@@ -110,7 +137,7 @@ def run(args) -> int:
     from symdiff_tf.evaluation.tables import ScoringOptions
     from symdiff_tf.latents import SCALER_FILENAME, LatentScaler
 
-    train, test, data_scaler = load_data(args)
+    train, test, data_scaler = load_data(args, latent_config(args))
     scaler_path = pathlib.Path(args.scaler) if args.scaler else pathlib.Path(args.diffusion) / SCALER_FILENAME
     if args.scaler or scaler_path.is_file():
         scaler = LatentScaler.load(scaler_path)

@@ -10,8 +10,8 @@ def register(subparsers):
                     "continues from the last checkpoint in --workdir. Writes WORKDIR/model.keras at the end.")
     parser.add_argument("--config", required=True, help="cat-mel_2bar_big, cat-mel_2bar_small, tiny, or a YAML file")
     parser.add_argument("--data", required=True,
-                        help=".npz/.npy of token chunks [n, 32], a folder of MIDI files, or tfds:lakh_midi/CONFIG[@DATA_DIR] "
-                             "(the train split's non-rest chunks)")
+                        help=".npz/.npy of token chunks [n, 32], a folder of MIDI files (their non-rest chunks), or "
+                             "tfds:lakh_midi/CONFIG[@DATA_DIR] (the train split's non-rest chunks)")
     parser.add_argument("--workdir", required=True, help="checkpoints, TensorBoard logs and the final model")
     parser.add_argument("--steps", type=int, default=1000, help="total optimizer steps (including resumed ones)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the config's batch_size")

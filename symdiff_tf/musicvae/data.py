@@ -3,9 +3,13 @@
 Sources (`load_token_chunks`):
 - a `.npy` array `[n, 32]`, or a `.npz` holding one such array (key `tokens` or `chunks`, or its only array);
 - a folder of MIDI files (searched recursively), through the melody layer's
-  `symdiff_tf.melody.file_to_chunks(path, track, quantize)`; a file that fails is skipped and counted by reason;
+  `symdiff_tf.melody.file_to_melodies(path, track, quantize)`, without the rest chunks; a file that fails is
+  skipped and counted by reason;
 - `tfds:NAME/CONFIG[@DATA_DIR]` — a built `lakh_midi` config (e.g. `tfds:lakh_midi/tokens@~/tensorflow_datasets`):
   the `tokens` of its train split, without the rest chunks (`tfds_chunks`).
+
+Both melody sources drop rest chunks with one rule (`played_chunks`) and report them as
+`skipped["rest chunks"]`.
 """
 from __future__ import annotations
 
@@ -48,6 +52,22 @@ def load_token_chunks(source, track: str | None = None, quantize: str = "paper",
         raise ValueError(f"{path}: {err}") from err
 
 
+REST_CHUNKS = "rest chunks"  # the key of `skipped` that counts the rest chunks left out
+
+
+def played_chunks(tokens, rests):
+    """(chunks `[n_played, 32]` int32, number of rest chunks dropped) of one melody's `tokens` `[n_chunks, 32]`
+    with rest flags `rests` `[n_chunks]` (`symdiff_tf.melody.chunks.rest_chunks`).
+
+    Rest chunks are left out for every melody source (docs/musicvae.md says why).
+    """
+    tokens = np.asarray(tokens, np.int32).reshape(-1, SEQ_LEN)
+    rests = np.asarray(rests, bool)
+    if rests.shape != (len(tokens),):
+        raise ValueError(f"rest flags of shape {rests.shape} for {len(tokens)} chunks")
+    return tokens[~rests], int(rests.sum())
+
+
 def tfds_chunks(spec: str, progress: bool = True):
     """(chunks `[n, 32]` int32, {"rest chunks": count}) from the train split of a built `lakh_midi` config.
 
@@ -72,22 +92,24 @@ def tfds_chunks(spec: str, progress: bool = True):
         melodies = melodies.as_numpy_iterator()
     chunks, rest_count = [], 0
     for example in melodies:
-        played = ~np.asarray(example["rests"], bool)
-        chunks.append(np.asarray(example["tokens"], np.int32).reshape(-1, SEQ_LEN)[played])
-        rest_count += int((~played).sum())
+        played, dropped = played_chunks(example["tokens"], example["rests"])
+        chunks.append(played)
+        rest_count += dropped
     if not chunks or not sum(len(c) for c in chunks):
         raise ValueError(f"{spec}: the train split holds no non-rest 2-bar chunks")
     try:
-        return check_tokens(np.concatenate(chunks), SEQ_LEN, NUM_CLASSES), {"rest chunks": rest_count}
+        return check_tokens(np.concatenate(chunks), SEQ_LEN, NUM_CLASSES), {REST_CHUNKS: rest_count}
     except ValueError as err:
         raise ValueError(f"{spec}: {err}") from err
 
 
 def _midi_folder_chunks(folder: pathlib.Path, track, quantize, progress):
+    """(chunks `[n, 32]` int32, skipped) of every melody of every MIDI file under `folder`, without the rest
+    chunks (`played_chunks`, counted as `skipped["rest chunks"]`); a file that fails is counted by reason."""
     try:
-        from symdiff_tf.melody import file_to_chunks
+        from symdiff_tf.melody import file_to_melodies
     except ImportError as err:
-        raise ValueError(f"{folder}: reading MIDI needs symdiff_tf.melody.file_to_chunks ({err})") from err
+        raise ValueError(f"{folder}: reading MIDI needs symdiff_tf.melody.file_to_melodies ({err})") from err
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES)
     if not files:
         raise ValueError(f"{folder}: no MIDI files (*.mid, *.midi) found")
@@ -97,16 +119,20 @@ def _midi_folder_chunks(folder: pathlib.Path, track, quantize, progress):
     chunks, skipped = [], collections.Counter()
     for path in files:
         try:
-            arrays = file_to_chunks(path, track=track, quantize=quantize)
+            melodies = file_to_melodies(path, track=track, quantize=quantize)
         except Exception as err:  # a bad file is skipped and counted, never fatal
             reason = str(err).replace(str(path), "").strip(" :")  # counted by reason, not by file
             skipped[f"{type(err).__name__}: {reason[:80]}"] += 1
             continue
-        if not arrays:
+        if not melodies:
             skipped["no melody"] += 1
-        chunks.extend(np.asarray(a, np.int32).reshape(-1, SEQ_LEN) for a in arrays)
-    if not chunks:
-        raise ValueError(f"{folder}: no 2-bar chunks extracted from {len(files)} file(s); skipped: {dict(skipped)}")
+        for melody in melodies:
+            played, dropped = played_chunks(melody.chunks, melody.rests)
+            chunks.append(played)
+            skipped[REST_CHUNKS] += dropped
+    if not sum(len(c) for c in chunks):
+        raise ValueError(f"{folder}: no non-rest 2-bar chunks extracted from {len(files)} file(s); skipped: "
+                         f"{dict(skipped)}")
     return check_tokens(np.concatenate(chunks)), dict(skipped)
 
 
