@@ -211,7 +211,7 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
         workdir: checkpoints in `workdir/checkpoints`, TensorBoard in `workdir/tensorboard`, the resolved config
             in `workdir/config.yaml`, logged steps in `workdir/train_log.jsonl`.
         render_samples: samples `[n, 32, k]` → images `[n, h, w, c]` in [0, 1] for TensorBoard; the default is a
-            latent heat map, to be replaced by a piano roll once the VAE decoder is at hand.
+            latent heat map; `symdiff_tf.evaluation.sample_pianorolls.pianoroll_renderer` draws piano rolls.
     Returns:
         The records logged by this call: dicts with step, loss, learning_rate, grad_norm (and val_loss).
     """

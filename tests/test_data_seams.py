@@ -148,3 +148,29 @@ def test_evaluate_makes_the_windows_the_models_were_trained_on(two_split_spec, t
                   str(tmp_path / "other.yaml"), "--vae", TINY_VAE_CONFIG.vae, "--data", spec,
                   "--num-samples", "4", "--out", str(tmp_path / "refused"), "--no-progress"])
     assert not (tmp_path / "refused").exists()
+
+
+def test_train_with_vae_logs_piano_rolls_of_the_samples(data_dir, tmp_path):
+    """`symdiff train --vae FILE`: the periodic samples reach TensorBoard as decoded piano rolls (one row per
+    sample, the figure of `save_pianoroll_grid`), not as latent heat maps `[k, chunks]`."""
+    import tensorflow as tf
+
+    spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{data_dir}"
+    workdir = tmp_path / "ddpm"
+    assert _train(spec, workdir, *WINDOWS, "--vae", TINY_VAE_CONFIG.vae, "--set", "ddpm.train.sample_every=2",
+                  "--set", "ddpm.sampling.tensorboard_samples=2") == 0
+    events = list((workdir / "tensorboard").glob("events.out.tfevents.*"))
+    images = [(event.step, value.tensor.string_val) for path in events
+              for event in tf.compat.v1.train.summary_iterator(str(path))
+              for value in event.summary.value if value.tag == "samples"]
+    assert [step for step, _ in images] == [2]
+    width, height, *pngs = images[0][1]
+    assert len(pngs) == 1 and len(pngs[0]) > 10_000  # one figure holding both samples
+    picture = tf.io.decode_png(pngs[0]).numpy()
+    # two rows of 2.8 in at 100 dpi; 16 chunks = 32 bars: 0.22 in per bar + 1.5 in wide
+    assert picture.shape == (560, 854, 4) and (int(width), int(height)) == (854, 560)
+    assert len(np.unique(picture.reshape(-1, 4), axis=0)) > 20  # axes, labels, grid lines: a drawn figure
+    assert np.all(picture[..., :3] == (31, 119, 180), axis=-1).sum() > 100  # notes drawn (tab:blue boxes)
+
+    with pytest.raises(SystemExit, match="--vae needs --data tfds"):
+        _train("synthetic:32:3", tmp_path / "synthetic", *WINDOWS[4:], "--vae", TINY_VAE_CONFIG.vae)

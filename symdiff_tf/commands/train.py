@@ -6,6 +6,10 @@ again resumes from the last checkpoint in the work directory, at the same step a
 With `--data tfds:NAME/CONFIG[@DATA_DIR]` (built latents, docs/data.md) the windows are made as the config file's
 `latents:` section says (`symdiff_tf.latents.LatentDataConfig`; `--set latents.window_chunks=16` etc.), and the
 latent scaling statistics are saved as `WORKDIR/latent_scaling.json`, where `symdiff evaluate` looks for them.
+
+With `--vae FILE` (the MusicVAE `.keras` that encoded those latents; `tfds:` data only, as only there is the
+scaling known) the periodic TensorBoard samples (`train.sample_every`) are decoded and drawn as piano rolls
+(`symdiff_tf.evaluation.sample_pianorolls`) instead of latent heat maps.
 """
 import logging
 
@@ -32,6 +36,10 @@ def register(subparsers):
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a config value, e.g. ddpm.train.batch_size=32 or latents.allow_rests=true "
                              "(repeatable)")
+    parser.add_argument("--vae", default=None, metavar="FILE",
+                        help="MusicVAE .keras file that encoded the --data latents: TensorBoard then shows the "
+                             "periodic samples (train.sample_every) as decoded piano rolls instead of latent heat "
+                             "maps (tfds: data only, whose latent scaling is known)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -44,8 +52,11 @@ def run(args) -> int:
     from symdiff_tf.latents import LatentDataConfig
     from symdiff_tf.models import get_spec, load_model_config
     from symdiff_tf.tfds_spec import is_tfds_spec
-    from symdiff_tf.training import train
+    from symdiff_tf.training import latent_heatmap, train
 
+    if args.vae and not is_tfds_spec(args.data):
+        raise SystemExit(f"--vae needs --data tfds:...: the latent scaling of {args.data} is not known, so its "
+                         "samples cannot be unscaled for the decoder")
     if args.cpu_devices:
         split_cpu(args.cpu_devices)
     spec = get_spec(args.model)
@@ -58,13 +69,16 @@ def run(args) -> int:
     workdir = args.workdir or f"runs/{args.model}"
     resolved = {args.model: to_dict(config), "data": args.data, "val_data": args.val_data,
                 "strategy": args.strategy, "num_replicas": strategy.num_replicas_in_sync}
+    render_samples = latent_heatmap
     if is_tfds_spec(args.data):
         resolved["latents"] = to_dict(latent_config)
         if is_chief(strategy):
-            _save_scaler(args.data, latent_config, workdir)
+            scaler = _save_scaler(args.data, latent_config, workdir)
+            if args.vae:
+                render_samples = _pianoroll_renderer(args.vae, scaler)
     history = train(lambda: spec.build_task(config), train_windows, config.train, workdir, strategy,
-                    val_windows=val_windows, resolved_config=resolved, max_steps=args.max_steps,
-                    progress=not args.no_progress)
+                    val_windows=val_windows, resolved_config=resolved, render_samples=render_samples,
+                    max_steps=args.max_steps, progress=not args.no_progress)
     if history:
         last = history[-1]
         print(f"step {last['step']} loss {last.get('loss', float('nan')):.6f} workdir {workdir}")
@@ -82,9 +96,9 @@ def _check_window_shape(windows, config, spec: str) -> None:
                          "choose the windows (latents.window_chunks, latents.kept_dims) to match the model")
 
 
-def _save_scaler(spec: str, latent_config, workdir) -> None:
-    """Writes WORKDIR/latent_scaling.json; a different one already there (another data set or latents setting)
-    stops the run instead of resuming a model trained on other scaling."""
+def _save_scaler(spec: str, latent_config, workdir):
+    """Writes WORKDIR/latent_scaling.json and returns the `LatentScaler`; a different one already there (another
+    data set or latents setting) stops the run instead of resuming a model trained on other scaling."""
     import pathlib
 
     from symdiff_tf.latents import SCALER_FILENAME, LatentScaler, opened_scaler
@@ -96,3 +110,16 @@ def _save_scaler(spec: str, latent_config, workdir) -> None:
         raise SystemExit(f"{path}: this work directory was trained with other latent scaling ({saved.to_dict()}) "
                          f"than --data {spec} gives now ({scaler.to_dict()}); use a new --workdir")
     scaler.save(workdir)  # makes the folder; writes SCALER_FILENAME there
+    return scaler
+
+
+def _pianoroll_renderer(vae_path: str, scaler):
+    """`render_samples` drawing piano rolls with the MusicVAE at `vae_path`; a bad file or a VAE of another latent
+    size stops the run before training."""
+    from symdiff_tf import musicvae
+    from symdiff_tf.evaluation.sample_pianorolls import pianoroll_renderer
+
+    try:
+        return pianoroll_renderer(musicvae.load(vae_path), scaler)
+    except ValueError as err:
+        raise SystemExit(f"--vae {vae_path}: {err}") from err
