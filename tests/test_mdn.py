@@ -172,15 +172,13 @@ def test_trains_through_the_shared_trainer_and_resumes(tmp_path):
 
 
 def test_train_command_with_a_mirrored_strategy(tmp_path):
-    # A fresh process: the CPU must be split into 2 logical devices before TensorFlow starts.
-    script = (
-        "import argparse, sys; from symdiff_tf.commands import train; "
-        "sys.exit(train.run(argparse.Namespace(config=sys.argv[1], data='synthetic:32:8', val_data=None, "
-        "model='mdn', strategy='mirrored', tpu='', cpu_devices=2, workdir=sys.argv[2], max_steps=3, "
-        "overrides=['mdn.train.sample_every=3'], no_progress=True)))"
-    )
-    result = subprocess.run([sys.executable, "-c", script, str(CONFIGS / "tiny.yaml"), str(tmp_path)],
-                            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    # A fresh process: the CPU must be split into 2 logical devices before TensorFlow starts. It goes through
+    # the real command line, so the test sees every option the parser sets.
+    command = [sys.executable, "-m", "symdiff_tf.cli", "train", "--config", str(CONFIGS / "tiny.yaml"),
+               "--data", "synthetic:32:8", "--model", "mdn", "--strategy", "mirrored", "--cpu-devices", "2",
+               "--workdir", str(tmp_path), "--max-steps", "3", "--set", "mdn.train.sample_every=3", "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
+                            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "step 3 loss" in result.stdout
     assert "2 replica(s)" in result.stderr
