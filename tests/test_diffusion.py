@@ -1,5 +1,4 @@
 """The diffusion model: layers, TransformerDDPM, schedule, training loss, samplers (tiny configs, fast)."""
-import argparse
 
 import keras
 import numpy as np
@@ -30,8 +29,8 @@ def tiny_task():
 
 
 def test_paper_config_has_the_papers_parameter_count(capsys):
-    from symdiff_tf.commands import describe
-    describe.run(argparse.Namespace(config=str(CONFIGS / "paper.yaml")))
+    from symdiff_tf import cli
+    assert cli.main(["describe", "--config", str(CONFIGS / "paper.yaml")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "ddpm params=25579946" in lines
 
