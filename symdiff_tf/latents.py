@@ -207,7 +207,7 @@ def _flatten(latents: MelodyLatents, kept_dims: np.ndarray, config: LatentDataCo
     mu = np.concatenate([m[:, columns] for m in latents.mu]) if len(latents) else np.zeros((0, n_kept))
     sigma = np.concatenate([s[:, columns] for s in latents.sigma]) if len(latents) else np.zeros((0, n_kept))
     return _FlatLatents(mu.astype(np.float32), sigma.astype(np.float32),
-                        (melody_offsets[melody_ids] + starts).astype(np.int64) if len(starts) else starts)
+                        melody_offsets[melody_ids] + starts)
 
 
 def _fixed_sample(flat: _FlatLatents, seed: int) -> np.ndarray:

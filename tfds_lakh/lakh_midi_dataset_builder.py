@@ -29,10 +29,10 @@ import tqdm
 from etils import epath
 
 from symdiff_tf import melody as melody_lib
+from symdiff_tf.melody.extract import QUANTIZE_MODES
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 ARCHIVES = ("lmd_full.tar.gz", "clean_midi.tar.gz", "lmd_matched.tar.gz")
-QUANTIZE_MODES = ("paper", "beats")
 SPLIT_RULES = ("hash", "pop909")
 CHUNK_STEPS = 32
 _STATS_FILE = "_lakh_midi_stats-{split}.json"
@@ -211,11 +211,7 @@ _REASONS = {"MidiReadError": "unreadable MIDI", "PieceTooLongError": "longer tha
 
 def _reason(err: Exception) -> str:
     """A short category for a skipped file, so that reasons count into few buckets (details are kept apart)."""
-    if type(err).__name__ in _REASONS:
-        return _REASONS[type(err).__name__]
-    if isinstance(err, ValueError) and "cannot read MIDI" in str(err):  # the melody layer's unreadable-file error
-        return "unreadable MIDI"
-    return "error: " + type(err).__name__
+    return _REASONS.get(type(err).__name__, "error: " + type(err).__name__)
 
 
 class ChunkEncoder:
@@ -251,13 +247,11 @@ class ChunkEncoder:
         pending = [m for m in melodies if (~m["rests"]).any()]
         if pending:
             mu, sigma = self.encode_tokens(np.concatenate([m["tokens"][~m["rests"]] for m in pending]))
-        z_size = mu.shape[-1] if pending else None
         begin = 0
         for m in melodies:
             played = ~m["rests"]
             count = int(played.sum())
-            if z_size is None:  # only rests in this batch: the VAE tells us z_size
-                z_size = int(np.asarray(self.model.encode(m["tokens"][:1])[0]).shape[-1])
+            z_size = self.model.z_size
             m["mu"] = np.zeros((len(played), z_size), np.float32)
             m["sigma"] = np.zeros((len(played), z_size), np.float32)
             if count:
@@ -331,9 +325,7 @@ class SplitStats:
         self.empty_melodies += other.empty_melodies
         self.skipped.update(other.skipped)
         self.skipped_files = (self.skipped_files + other.skipped_files)[:100]
-        if other.sigma_sum is not None:
-            self.sigma_sum = other.sigma_sum if self.sigma_sum is None else self.sigma_sum + other.sigma_sum
-        self.sigma_count += other.sigma_count
+        self.add_sigma_sum(other.sigma_sum, other.sigma_count)
         return self
 
     def to_dict(self) -> dict:

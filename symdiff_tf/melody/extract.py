@@ -212,13 +212,13 @@ def _paper_melodies(score: midi_io.Score) -> list[Melody]:
         tempo = _last_at_or_before(score.tempo_times, split_start)
         qpm = float(score.tempo_qpm[tempo]) if tempo >= 0 else DEFAULT_QPM
         steps_per_bar = _steps_per_bar(numerator, denominator)
+        if steps_per_bar % 1 != 0:
+            continue
         steps_per_second = STEPS_PER_QUARTER * qpm / 60.0
         # quantize_to_step: int(seconds * steps_per_second + 0.5), end clipped at the split, never shorter than 1.
         q_start = ((score.start[rows] - split_start) * steps_per_second + 0.5).astype(np.int64)
         q_end = ((np.minimum(score.end[rows], split_end) - split_start) * steps_per_second + 0.5).astype(np.int64)
         q_end = np.where(q_end == q_start, q_end + 1, q_end)
-        if steps_per_bar % 1 != 0:
-            continue
         seconds_per_step = 60.0 / qpm / STEPS_PER_QUARTER
         for melody in _split_melodies(score, rows, q_start, q_end, int(steps_per_bar), k):
             melodies.append(dataclasses.replace(

@@ -106,10 +106,8 @@ def tfds_chunks(spec: str, progress: bool = True):
 def _midi_folder_chunks(folder: pathlib.Path, track, quantize, progress):
     """(chunks `[n, 32]` int32, skipped) of every melody of every MIDI file under `folder`, without the rest
     chunks (`played_chunks`, counted as `skipped["rest chunks"]`); a file that fails is counted by reason."""
-    try:
-        from symdiff_tf.melody import file_to_melodies
-    except ImportError as err:
-        raise ValueError(f"{folder}: reading MIDI needs symdiff_tf.melody.file_to_melodies ({err})") from err
+    from symdiff_tf.melody import file_to_melodies
+
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES)
     if not files:
         raise ValueError(f"{folder}: no MIDI files (*.mid, *.midi) found")

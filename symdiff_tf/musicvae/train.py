@@ -28,12 +28,13 @@ import numpy as np
 import tensorflow as tf
 
 from symdiff_tf import summaries
+from symdiff_tf.melody.chunks import CLASS_FIRST_PITCH as FIRST_NOTE_CLASS
 from symdiff_tf.musicvae import build_model
 from symdiff_tf.musicvae.compiled import gumbel_noise
-from symdiff_tf.musicvae.configs import MusicVAEConfig
+from symdiff_tf.musicvae.configs import NUM_CLASSES, MusicVAEConfig
 from symdiff_tf.training import training_stream
 
-FIRST_NOTE_CLASS = 2  # classes 2..89 are note-ons for MIDI 21..108
+LAST_NOTE_CLASS = NUM_CLASSES - 1  # classes 2..89 are note-ons for MIDI 21..108
 
 
 @dataclasses.dataclass
@@ -95,10 +96,10 @@ def transpose_tokens(tokens, seed, transpose_range):
     notes in range (classes 2..89); hold (0) and note-off (1) are unchanged."""
     low, high = transpose_range
     is_note = tokens >= FIRST_NOTE_CLASS
-    note_min = tf.reduce_min(tf.where(is_note, tokens, 89))
+    note_min = tf.reduce_min(tf.where(is_note, tokens, LAST_NOTE_CLASS))
     note_max = tf.reduce_max(tf.where(is_note, tokens, FIRST_NOTE_CLASS))
     shift = tf.random.stateless_uniform([], seed=seed, minval=low, maxval=high + 1, dtype=tf.int32)
-    shift = tf.clip_by_value(shift, FIRST_NOTE_CLASS - note_min, 89 - note_max)
+    shift = tf.clip_by_value(shift, FIRST_NOTE_CLASS - note_min, LAST_NOTE_CLASS - note_max)
     return tf.where(is_note, tokens + shift, tokens)
 
 
@@ -149,14 +150,14 @@ class Trainer:
             sample_mask = tf.random.stateless_uniform([batch, config.max_seq_len], seed=seeds[1]) < probability
             gumbel = gumbel_noise([batch, config.max_seq_len, config.num_classes], seeds[2])
         logits, _ = model.run_decoder(z, weights, targets=tokens, sample_mask=sample_mask, gumbel=gumbel)
-        r_loss = tf.reduce_sum(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tokens, logits=logits), axis=-1)
+        r_loss = tf.reduce_mean(tf.reduce_sum(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tokens, logits=logits), axis=-1))
         kl = kl_divergence(mu, sigma)
         kl_cost = tf.maximum(kl - config.free_bits * math.log(2.0), 0.0)
         beta = kl_beta(config, step)
-        loss = tf.reduce_mean(r_loss) + beta * tf.reduce_mean(kl_cost)
+        loss = r_loss + beta * tf.reduce_mean(kl_cost)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.cast(tf.argmax(logits, -1), tf.int32), tokens), tf.float32))
-        return loss, {"loss": loss, "r_loss": tf.reduce_mean(r_loss), "kl_bits": tf.reduce_mean(kl) / math.log(2.0),
+        return loss, {"loss": loss, "r_loss": r_loss, "kl_bits": tf.reduce_mean(kl) / math.log(2.0),
                       "beta": beta, "sampling_probability": probability, "train_accuracy": accuracy}
 
     def _train_step(self, tokens):
