@@ -14,6 +14,7 @@ learning-rate decay, the loss averaged over the *global* batch, optional EMA of 
 precision, `tf.train.CheckpointManager` with resume at the same step and data position, TensorBoard scalars and
 images, and `train_log.jsonl` (one line per logged step) in the work directory.
 """
+import contextlib
 import dataclasses
 import json
 import logging
@@ -59,6 +60,15 @@ def learning_rate_schedule(config: TrainConfig) -> keras.optimizers.schedules.Le
 IN_MEMORY_LIMIT_BYTES = 256 << 20  # held as a constant of the input pipeline's graph
 
 
+def dataset_size(dataset: tf.data.Dataset) -> int:
+    """Number of elements of a finite dataset; a full pass when tf.data does not know it (negative when
+    infinite)."""
+    size = int(dataset.cardinality())
+    if size == tf.data.UNKNOWN_CARDINALITY:
+        size = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+    return size
+
+
 def training_stream(windows: tf.data.Dataset, seed: int, start_index: int, shuffle_buffer: int) -> tf.data.Dataset:
     """The endless, deterministic stream of `(global_index, window)` from element `start_index` on.
 
@@ -67,9 +77,7 @@ def training_stream(windows: tf.data.Dataset, seed: int, start_index: int, shuff
     `shuffle_buffer` (fixed seed, reshuffled each epoch) and resuming skips `start_index` elements.
     `windows` must be finite with a fixed order.
     """
-    epoch_size = int(windows.cardinality())
-    if epoch_size == tf.data.UNKNOWN_CARDINALITY:
-        epoch_size = int(windows.reduce(np.int64(0), lambda count, _: count + 1))
+    epoch_size = dataset_size(windows)
     if epoch_size <= 0:
         raise ValueError("the training data is empty (or infinite): expected a finite dataset of windows")
     element_bytes = int(np.prod(windows.element_spec.shape)) * windows.element_spec.dtype.size
@@ -116,6 +124,17 @@ def _save_resolved_config(workdir: pathlib.Path, resolved_config: dict) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(resolved_config, sort_keys=False), encoding="utf-8")
 
 
+@contextlib.contextmanager
+def dtype_policy(precision: str):
+    """Keras's global dtype policy set to `MIXED_PRECISION[precision]` inside the block, restored after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(MIXED_PRECISION[precision])
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 @dataclasses.dataclass
 class TrainState:
     """What a checkpoint holds besides the model: the optimizer (its step counter is the global step), the
@@ -129,10 +148,8 @@ class TrainState:
 
 def build_state(build_task, config: TrainConfig, strategy) -> tuple[TrainingTask, TrainState]:
     """Builds the task under the configured dtype policy and its training state, inside `strategy.scope()`."""
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(MIXED_PRECISION[config.mixed_precision])
-    keras.utils.set_random_seed(config.seed)
-    try:
+    with dtype_policy(config.mixed_precision):
+        keras.utils.set_random_seed(config.seed)
         with strategy.scope():
             task = build_task()
             optimizer = Adam(task.model.trainable_variables, learning_rate_schedule(config), config.adam_beta_1,
@@ -143,8 +160,6 @@ def build_state(build_task, config: TrainConfig, strategy) -> tuple[TrainingTask
             finite_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="finite_steps")
             checkpoint = tf.train.Checkpoint(model=task.model, optimizer=optimizer, data_position=data_position,
                                              loss_scale=loss_scale, finite_steps=finite_steps)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
     return task, TrainState(optimizer, data_position, loss_scale, finite_steps, checkpoint)
 
 
@@ -271,7 +286,7 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
               else tf.summary.create_noop_writer())
     log_path = workdir / "train_log.jsonl"
     history = []
-    schedule = learning_rate_schedule(config)
+    schedule = optimizer.learning_rate
     steps = range(start_step, max_steps)
     if progress and chief:
         from tqdm import tqdm
@@ -348,3 +363,14 @@ def load_for_inference(build_task, config: TrainConfig, checkpoint_path) -> Trai
     if config.ema:
         optimizer.swap_in_ema()
     return task
+
+
+def load_trained(name: str, config_file, checkpoint_path, overrides=(), precision: str = "none") -> TrainingTask:
+    """The task of registered model `name` (`symdiff_tf.models`), its config read from section `name` of
+    `config_file` (after `overrides`), built under the dtype policy of `precision` ("none", "bfloat16" or
+    "float16") with the weights of `checkpoint_path` (`load_for_inference`)."""
+    from symdiff_tf.models import get_spec, load_model_config
+
+    config = load_model_config(name, config_file, overrides)
+    with dtype_policy(precision):
+        return load_for_inference(lambda: get_spec(name).build_task(config), config.train, checkpoint_path)

@@ -84,21 +84,23 @@ def latent_config(args):
 def _tfds_windows(spec: str, split: str, num: int, seed: int, trained_config):
     """`num` windows of a split of built TFDS latents, made as `trained_config` (the models' `latents:` section)
     says but with fixed z draws, read without holding them all."""
+    import itertools
+
     import numpy as np
 
     from symdiff_tf import latents
+    from symdiff_tf.training import dataset_size
 
     config = latents.fixed_windows_config(trained_config)
     dataset = latents.open_tfds_windows(spec, split, config)
     if dataset is None:
         raise SystemExit(f"--data {spec}: no {split} split")
-    total = int(dataset.cardinality())
-    if total < 0:
-        total = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+    total = dataset_size(dataset)
     if total == 0:
         raise SystemExit(f"--data {spec}: the {split} split has no windows")
     chosen = set(np.random.default_rng(seed).choice(total, size=min(num, total), replace=False).tolist())
-    windows = [w for i, w in enumerate(dataset.as_numpy_iterator()) if i in chosen]
+    read = itertools.islice(dataset.as_numpy_iterator(), max(chosen) + 1)  # no need to read past the last one
+    windows = [w for i, w in enumerate(read) if i in chosen]
     return np.stack(windows), latents.opened_scaler(spec, config)
 
 
@@ -148,11 +150,9 @@ def run(args) -> int:
     diffusion = load_sampler(_config_file(args.diffusion, args.diffusion_config), args.diffusion)
     mdn = None
     if args.mdn:
-        from symdiff_tf.models import get_spec, load_model_config
-        from symdiff_tf.training import load_for_inference
+        from symdiff_tf.training import load_trained
 
-        config = load_model_config("mdn", _config_file(args.mdn, args.mdn_config))
-        mdn = load_for_inference(lambda: get_spec("mdn").build_task(config), config.train, args.mdn)
+        mdn = load_trained("mdn", _config_file(args.mdn, args.mdn_config), args.mdn)
     inputs = EvaluationInputs(train, test, scaler, musicvae.load(args.vae), diffusion, mdn)
     settings = EvaluationSettings(
         num_samples=args.num_samples, seed=args.seed, ddim_steps=args.ddim_steps, curve_points=args.curve_points,

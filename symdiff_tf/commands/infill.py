@@ -1,6 +1,6 @@
 """`symdiff infill --config FILE --checkpoint DIR --template FILE.npy --keep 0-7,24-31 --out FILE.npy
 [--ddim-steps K [--eta E]]`."""
-from symdiff_tf.commands.sample import add_sampling_arguments, write_result
+from symdiff_tf.commands.sample import add_sampling_arguments, load_sampler_from_args, write_result
 
 
 def parse_chunks(text: str, sequence_length: int = 32) -> list[int]:
@@ -39,8 +39,6 @@ def register(subparsers):
 def run(args) -> int:
     import numpy as np
 
-    from symdiff_tf.diffusion.inference import load_sampler
-
     if args.ddim_steps is None and args.eta is not None:
         raise SystemExit("--eta applies to DDIM infilling only: add --ddim-steps K")
     if args.ddim_steps is not None and args.ddpm_form is not None:
@@ -48,8 +46,7 @@ def run(args) -> int:
     template = np.load(args.template).astype(np.float32)
     if template.ndim == 2:
         template = template[None]
-    task, sampler = load_sampler(args.config, args.checkpoint, args.overrides, args.precision,
-                                 "xla" if args.xla else "compiled")
+    task, sampler = load_sampler_from_args(args)
     expected = (sampler.sequence_length, sampler.latent_dim)
     if template.ndim != 3 or template.shape[1:] != expected:
         raise SystemExit(f"--template {args.template}: expected [B, {expected[0]}, {expected[1]}], "

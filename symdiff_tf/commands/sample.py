@@ -21,6 +21,14 @@ def add_sampling_arguments(parser):
                         help="override a config value (repeatable)")
 
 
+def load_sampler_from_args(args):
+    """(task, sampler) for the arguments of `add_sampling_arguments`."""
+    from symdiff_tf.diffusion.inference import load_sampler
+
+    return load_sampler(args.config, args.checkpoint, args.overrides, args.precision,
+                        "xla" if args.xla else "compiled")
+
+
 def write_result(result, out, intermediates) -> None:
     import numpy as np
 
@@ -46,10 +54,7 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    from symdiff_tf.diffusion.inference import load_sampler
-
-    task, sampler = load_sampler(args.config, args.checkpoint, args.overrides, args.precision,
-                                 "xla" if args.xla else "compiled")
+    task, sampler = load_sampler_from_args(args)
     sampling = task.config.sampling
     method = args.method or sampling.method
     if method == "ddim":

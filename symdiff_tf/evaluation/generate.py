@@ -30,12 +30,14 @@ _ROW_SEED = {name: 1000 * (index + 1) for index, name in enumerate(ROWS)}
 @dataclasses.dataclass
 class RowLatents:
     """One row's windows: `scaled` `[N, 32, k]`, `full` `[N, 32, z_size]`, and for diffusion rows the
-    intermediate scaled states `[K, N, 32, k]` (the Figure 3 curves) with the refinement steps done at each."""
+    intermediate scaled states `[K, N, 32, k]` (the Figure 3 curves) with the refinement steps done at each.
+    `fill_seed`: the seed of the refill noise `full` was made with (None for rows made in the VAE's space)."""
 
     scaled: np.ndarray
     full: np.ndarray
     states: np.ndarray | None = None
     state_steps: np.ndarray | None = None
+    fill_seed: int | None = None
 
 
 def row_seed(seed: int, row: str) -> int:
@@ -55,7 +57,7 @@ def draw_windows(windows: np.ndarray, num: int, seed: int) -> np.ndarray:
 
 def from_scaled(scaler, scaled, fill: str, seed: int, states=None, state_steps=None) -> RowLatents:
     scaled = np.asarray(scaled, np.float32)
-    return RowLatents(scaled, scaled_to_full(scaler, scaled, fill, seed), states, state_steps)
+    return RowLatents(scaled, scaled_to_full(scaler, scaled, fill, seed), states, state_steps, fill_seed=seed)
 
 
 def from_full(scaler, full) -> RowLatents:

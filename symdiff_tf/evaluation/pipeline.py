@@ -126,11 +126,9 @@ def _refinement_curve(row: RowLatents, setting: str, ground_truth, train: RowLat
                       inputs: EvaluationInputs, settings: EvaluationSettings, num_chunks: int) -> dict:
     """Figure 3 for one setting: the ten metrics of every intermediate state of the `ddpm` row, decoded with the
     row's refill noise. {"steps": [K], metric: [K]}."""
-    seed = settings.seed
-    fill_seed = generate.row_seed(seed, "ddpm") if setting == UNCONDITIONAL else generate.row_seed(seed, "test")
     points = []
     for k, state in enumerate(row.states):
-        latents = generate.from_scaled(inputs.scaler, state, settings.fill, fill_seed)
+        latents = generate.from_scaled(inputs.scaler, state, settings.fill, row.fill_seed)
         pieces = decoded(latents, f"{setting} state {k + 1}/{len(row.states)}")[1]
         points.append(tables.score_row(pieces, latents.scaled, ground_truth, train.scaled, num_chunks, setting,
                                        settings.scoring))
