@@ -189,15 +189,18 @@ def melody_window_starts(latents: MelodyLatents, window_chunks: int, stride: int
 
 @dataclasses.dataclass
 class _FlatLatents:
-    """All melodies concatenated over chunks, kept dims only: `mu`, `sigma` `[total_chunks, n_kept]`, and the
-    flat start index of every window `[W]`."""
+    """All melodies concatenated over chunks, kept dims only, as `z_mode` trains on them: `mu` `[total_chunks,
+    n_kept]` (for z_mode "fixed" already the one seeded draw per chunk), `sigma` (same shape, for z_mode
+    "sample"; None for "fixed" and "mu"), and the flat start index of every window `[W]`."""
 
     mu: np.ndarray
-    sigma: np.ndarray
+    sigma: np.ndarray | None
     window_offsets: np.ndarray
 
 
 def _flatten(latents: MelodyLatents, kept_dims: np.ndarray, config: LatentDataConfig) -> _FlatLatents:
+    """`latents` as `_FlatLatents` of the latent dims `kept_dims` `[n_kept]`, for the windows and z_mode of
+    `config`."""
     melody_ids, starts = melody_window_starts(latents, config.window_chunks, config.stride, config.allow_rests,
                                               config.original_window_bugs)
     lengths = np.asarray([len(r) for r in latents.rests], np.int64)
@@ -206,14 +209,17 @@ def _flatten(latents: MelodyLatents, kept_dims: np.ndarray, config: LatentDataCo
     columns = latents.columns(kept_dims)
     mu = np.concatenate([m[:, columns] for m in latents.mu]) if len(latents) else np.zeros((0, n_kept))
     sigma = np.concatenate([s[:, columns] for s in latents.sigma]) if len(latents) else np.zeros((0, n_kept))
-    return _FlatLatents(mu.astype(np.float32), sigma.astype(np.float32),
-                        melody_offsets[melody_ids] + starts)
+    mu, sigma = mu.astype(np.float32), sigma.astype(np.float32)
+    if config.z_mode == "fixed":
+        mu = _fixed_sample(mu, sigma, config.seed)
+    return _FlatLatents(mu, sigma if config.z_mode == "sample" else None, melody_offsets[melody_ids] + starts)
 
 
-def _fixed_sample(flat: _FlatLatents, seed: int) -> np.ndarray:
-    """One z per chunk, z = mu + sigma * eps, seeded (the original's stored sample, §1.3)."""
-    eps = np.random.default_rng(seed).standard_normal(flat.mu.shape).astype(np.float32)
-    return flat.mu + flat.sigma * eps
+def _fixed_sample(mu: np.ndarray, sigma: np.ndarray, seed: int) -> np.ndarray:
+    """One z per chunk `[total_chunks, n_kept]`, z = mu + sigma * eps, seeded (the original's stored sample,
+    §1.3)."""
+    eps = np.random.default_rng(seed).standard_normal(mu.shape).astype(np.float32)
+    return mu + sigma * eps
 
 
 @dataclasses.dataclass
@@ -250,23 +256,7 @@ class LatentScaler:
         The min/max cover every chunk inside at least one window, with the values `config.z_mode` trains on;
         for "sample" that is one seeded draw, so later epochs' draws may fall slightly outside [-1, 1].
         """
-        if kept_dims is None:
-            kept_dims = config.kept_dims
-        if kept_dims is None:
-            if mean_sigma_per_dim is None:
-                mean_sigma_per_dim = mean_sigma(latents)
-            kept_dims = select_kept_dims(mean_sigma_per_dim, config.sigma_threshold)
-        kept_dims = np.asarray(sorted(kept_dims), np.int64)
-        flat = _flatten(latents, kept_dims, config)
-        if flat.window_offsets.size == 0:
-            raise ValueError(f"no {config.window_chunks}-chunk windows in the {fit_on} data "
-                             f"(allow_rests={config.allow_rests}): nothing to compute scaling statistics on")
-        covered = np.zeros(len(flat.mu), bool)
-        for offset in range(config.window_chunks):
-            covered[flat.window_offsets + offset] = True
-        values = flat.mu if config.z_mode == "mu" else _fixed_sample(flat, config.seed)
-        values = values[covered]
-        return cls(tuple(kept_dims), latents.z_size, float(values.min()), float(values.max()), fit_on)
+        return _fit_scaler(latents, config, kept_dims, fit_on, mean_sigma_per_dim)[0]
 
     def scale(self, kept_latents):
         """`[..., n_kept]` raw latents (kept dims only) -> [-1, 1]. Works on numpy arrays and tensors."""
@@ -323,6 +313,28 @@ class LatentScaler:
             raise ValueError(f"{path}: not a latent scaling JSON: {err}") from err
 
 
+def _fit_scaler(latents: MelodyLatents, config: LatentDataConfig, kept_dims, fit_on: str, mean_sigma_per_dim):
+    """`LatentScaler.fit`, returning (scaler, the `_FlatLatents` it was fit on) so that `_windows` can reuse them."""
+    if kept_dims is None:
+        kept_dims = config.kept_dims
+    if kept_dims is None:
+        if mean_sigma_per_dim is None:
+            mean_sigma_per_dim = mean_sigma(latents)
+        kept_dims = select_kept_dims(mean_sigma_per_dim, config.sigma_threshold)
+    kept_dims = np.asarray(sorted(kept_dims), np.int64)
+    flat = _flatten(latents, kept_dims, config)
+    if flat.window_offsets.size == 0:
+        raise ValueError(f"no {config.window_chunks}-chunk windows in the {fit_on} data "
+                         f"(allow_rests={config.allow_rests}): nothing to compute scaling statistics on")
+    covered = np.zeros(len(flat.mu), bool)
+    for offset in range(config.window_chunks):
+        covered[flat.window_offsets + offset] = True
+    values = flat.mu if flat.sigma is None else _fixed_sample(flat.mu, flat.sigma, config.seed)
+    values = values[covered]
+    scaler = LatentScaler(tuple(kept_dims), latents.z_size, float(values.min()), float(values.max()), fit_on)
+    return scaler, flat
+
+
 def fixed_windows_config(config: LatentDataConfig) -> LatentDataConfig:
     """`config` for windows that are the same on every pass (eval data, `symdiff evaluate`): z_mode "fixed"
     (one seeded draw per chunk) unless "mu", and no shuffling. Fit on train, it gives the same `LatentScaler` as
@@ -337,22 +349,18 @@ def windows_dataset(latents: MelodyLatents, scaler: LatentScaler, config: Latent
     epoch, also under `.repeat()`), from stateless draws seeded by `config.seed`: the same seed gives the same
     sequence of epochs. Shuffling (if `config.shuffle`) is over all windows, reshuffled every epoch.
     """
-    import tensorflow as tf
-
-    kept_dims = np.asarray(scaler.kept_dims, np.int64)
     if latents.z_size != scaler.z_size:
         raise ValueError(f"latents have z_size {latents.z_size}, the scaler expects {scaler.z_size}")
-    flat = _flatten(latents, kept_dims, config)
-    length = config.window_chunks
-    if config.z_mode == "fixed":
-        mu, sigma = _fixed_sample(flat, config.seed), None
-    elif config.z_mode == "mu":
-        mu, sigma = flat.mu, None
-    else:
-        mu, sigma = flat.mu, flat.sigma
-    mu = tf.constant(scaler.scale(mu).astype(np.float32) if sigma is None else mu)
-    sigma = None if sigma is None else tf.constant(sigma)
-    n_kept = len(kept_dims)
+    return _windows(_flatten(latents, np.asarray(scaler.kept_dims, np.int64), config), scaler, config)
+
+
+def _windows(flat: _FlatLatents, scaler: LatentScaler, config: LatentDataConfig):
+    """`windows_dataset` of latents that `_flatten` made with `scaler.kept_dims` and `config`."""
+    import tensorflow as tf
+
+    length, n_kept = config.window_chunks, len(scaler.kept_dims)
+    sigma = None if flat.sigma is None else tf.constant(flat.sigma)
+    mu = tf.constant(flat.mu if sigma is not None else scaler.scale(flat.mu).astype(np.float32))
 
     offsets = tf.data.Dataset.from_tensor_slices(flat.window_offsets)
     if config.shuffle and flat.window_offsets.size:
@@ -394,17 +402,18 @@ def datasets_for_training(train, config: LatentDataConfig, evaluation=None, mean
         kept_dims = select_kept_dims(mean_sigma_per_dim, config.sigma_threshold)
     # with the kept dims known up front, only those are read into memory
     train = train if isinstance(train, MelodyLatents) else MelodyLatents.from_examples(train, dims=kept_dims)
-    scaler = LatentScaler.fit(train, config, kept_dims=kept_dims, mean_sigma_per_dim=mean_sigma_per_dim)
-    train_ds = windows_dataset(train, scaler, config)
+    scaler, flat = _fit_scaler(train, config, kept_dims, "train", mean_sigma_per_dim)
+    train_ds = _windows(flat, scaler, config)
     eval_ds = None
     if evaluation is not None:
         evaluation = evaluation if isinstance(evaluation, MelodyLatents) else MelodyLatents.from_examples(
             evaluation, dims=scaler.kept_dims)
         eval_config = fixed_windows_config(config)
-        eval_scaler = scaler
         if eval_statistics == "own":
-            eval_scaler = LatentScaler.fit(evaluation, eval_config, kept_dims=scaler.kept_dims, fit_on="eval")
-        eval_ds = windows_dataset(evaluation, eval_scaler, eval_config)
+            eval_scaler, eval_flat = _fit_scaler(evaluation, eval_config, scaler.kept_dims, "eval", None)
+            eval_ds = _windows(eval_flat, eval_scaler, eval_config)
+        else:
+            eval_ds = windows_dataset(evaluation, scaler, eval_config)
     return train_ds, eval_ds, scaler
 
 

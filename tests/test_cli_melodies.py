@@ -71,6 +71,16 @@ def test_track_option_and_real_file(tmp_path, pop909_dir):
     assert summary["chunks"] == 32 and not summary["skipped"]
 
 
+def test_karaoke_files_in_folders_are_read(tmp_path):
+    (tmp_path / "in").mkdir()
+    good_song(tmp_path / "in" / "song.KAR")  # .kar: a Standard MIDI File with lyrics
+    out = tmp_path / "out"
+    assert main(["melodies", str(tmp_path / "in"), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["files_read"] == 1 and summary["melodies"] == 1 and summary["chunks"] == 4
+    assert summary["settings"]["quantize"] == "paper"  # no --track: the paper's quantisation
+
+
 def test_nothing_readable_exits_non_zero(tmp_path):
     (tmp_path / "empty.mid").write_bytes(b"")
     out = tmp_path / "out"

@@ -8,7 +8,7 @@ import pytest
 from symdiff_tf import cli, musicvae
 from symdiff_tf.data import synthetic_windows
 from symdiff_tf.evaluation.generate import ROWS
-from symdiff_tf.evaluation.tables import METRICS, ScoringOptions, framewise_view
+from symdiff_tf.evaluation.tables import METRICS, ScoringOptions, framewise_view, scored_frames
 from symdiff_tf.latents import LatentScaler
 from symdiff_tf.melody.render import midi_to_tokens
 from symdiff_tf.paths import REPO_ROOT
@@ -132,3 +132,7 @@ def test_gap_frames_are_those_touching_the_infilled_bars():
     assert view[0, 1] == 0.0
     (whole,), whole_spec = framewise_view([notes], 32, "unconditional", ScoringOptions(infill_frames="gap"))
     assert whole_spec.total_seconds == 128.0 and len(whole) == 32
+    # the ground truth is computed once per scored view: shared by both settings unless infilling scores the gap
+    assert scored_frames("infilling", ScoringOptions(infill_frames="gap")) == "gap"
+    assert scored_frames("unconditional", ScoringOptions(infill_frames="gap")) == "all"
+    assert scored_frames("infilling", ScoringOptions()) == scored_frames("unconditional", ScoringOptions()) == "all"

@@ -29,9 +29,9 @@ import tqdm
 from etils import epath
 
 from symdiff_tf import melody as melody_lib
-from symdiff_tf.melody.extract import QUANTIZE_MODES
+from symdiff_tf.melody.extract import QUANTIZE_MODES, default_quantize
+from symdiff_tf.melody.midi_io import MIDI_SUFFIXES
 
-MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 ARCHIVES = ("lmd_full.tar.gz", "clean_midi.tar.gz", "lmd_matched.tar.gz")
 SPLIT_RULES = ("hash", "pop909")
 CHUNK_STEPS = 32
@@ -43,8 +43,8 @@ in any of these forms (all are searched; identical files are read once):
   * the Lakh MIDI Dataset archives as downloaded from https://colinraffel.com/projects/lmd/ :
     `lmd_full.tar.gz` and/or `clean_midi.tar.gz`, packed (they are extracted once) or unpacked
     (`lmd_full/0/0a0a...mid`, `clean_midi/Artist/Title.mid`);
-  * any folder tree of your own `.mid` / `.midi` files, searched recursively. For POP909, put the song files
-    (`001.mid` ... `909.mid`) there and use the config `tokens-beats-track_MELODY-split_pop909`.
+  * any folder tree of your own `.mid` / `.midi` / `.kar` files, searched recursively. For POP909, put the
+    song files (`001.mid` ... `909.mid`) there and use the config `tokens-beats-track_MELODY-split_pop909`.
 """
 
 
@@ -77,7 +77,7 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
 
     def __post_init__(self):
         if self.quantize is None:
-            self.quantize = "beats" if self.track else "paper"
+            self.quantize = default_quantize(self.track)
         if self.quantize not in QUANTIZE_MODES:
             raise ValueError(f"lakh_midi config: quantize={self.quantize!r}, expected one of {QUANTIZE_MODES}")
         if self.split not in SPLIT_RULES:
@@ -465,7 +465,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                                   f"{MANUAL_DOWNLOAD_INSTRUCTIONS}") from None
         files = find_midi_files(manual_dir, dl_manager)
         if not files:
-            raise ManualDataError(f"No MIDI files (*.mid, *.midi, *.kar) found under {manual_dir}.\n\n"
+            raise ManualDataError(f"No MIDI files ({', '.join(MIDI_SUFFIXES)}) found under {manual_dir}.\n\n"
                                   f"{MANUAL_DOWNLOAD_INSTRUCTIONS}") from None
         by_split = collections.defaultdict(list)
         seen = {}

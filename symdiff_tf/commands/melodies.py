@@ -16,7 +16,6 @@ import os
 import pathlib
 import re
 
-MIDI_SUFFIXES = (".mid", ".midi")
 REPORTED_WINDOW_LENGTHS = (16, 32)
 
 
@@ -37,8 +36,10 @@ def register(subparsers) -> None:
 
 
 def find_midi_files(inputs) -> tuple[list[pathlib.Path], list[dict]]:
-    """MIDI files named by `inputs` (files as given, folders searched recursively for .mid/.midi, sorted), and
-    `{"file", "reason"}` entries for inputs that do not exist."""
+    """MIDI files named by `inputs` (files as given, folders searched recursively for .mid/.midi/.kar, sorted),
+    and `{"file", "reason"}` entries for inputs that do not exist."""
+    from symdiff_tf.melody.midi_io import MIDI_SUFFIXES
+
     files, missing = [], []
     for name in inputs:
         path = pathlib.Path(name)
@@ -55,11 +56,12 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from symdiff_tf.melody import file_to_melodies
+    from symdiff_tf.melody.extract import default_quantize
     from symdiff_tf.melody.pianoroll import save_pianoroll
     from symdiff_tf.melody.render import tokens_to_midi
     from symdiff_tf.melody.windows import window_starts
 
-    quantize = args.quantize or ("beats" if args.track else "paper")
+    quantize = args.quantize or default_quantize(args.track)
     if args.window_length < 1 or args.window_stride < 1:
         raise SystemExit("symdiff melodies: --window-length and --window-stride must be >= 1")
     lengths = sorted(set(REPORTED_WINDOW_LENGTHS) | {args.window_length})

@@ -1,6 +1,8 @@
 """`symdiff train-vae --config NAME --data PATH --workdir DIR`: trains a MusicVAE, resuming from DIR."""
 import sys
 
+from symdiff_tf.melody.extract import QUANTIZE_MODES
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -21,6 +23,8 @@ def register(subparsers):
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--eval-fraction", type=float, default=0.05, help="share of chunks held out for evaluation")
     parser.add_argument("--track", default=None, help="MIDI track name for melody extraction (folders only)")
+    parser.add_argument("--quantize", choices=QUANTIZE_MODES, default=None,
+                        help="melody quantisation for MIDI folders (default: beats with --track, else paper)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field, e.g. --set sampling_schedule= --set max_beta=0.2")
     parser.add_argument("--no-progress", action="store_true")
@@ -38,7 +42,7 @@ def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         config = get_config(args.config, apply_overrides({}, args.overrides))
-        chunks, skipped = load_token_chunks(args.data, track=args.track, progress=not args.no_progress)
+        chunks, skipped = load_token_chunks(args.data, track=args.track, quantize=args.quantize, progress=not args.no_progress)
         train_chunks, eval_chunks = split_train_eval(chunks, args.eval_fraction, args.seed)
     except (ConfigError, ValueError) as err:
         print(f"train-vae: {err}", file=sys.stderr)

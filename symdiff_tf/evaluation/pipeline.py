@@ -183,6 +183,7 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
     bar.update()
     decoded = _Decoded(inputs.vae, settings.decode_batch, progress)
     results, note_stats, tokens_by_setting, curves = {}, {}, {}, {}
+    ground_truths = {}  # scored frames -> train row statistics: with "all" frames both settings share them
     for setting in SETTINGS:
         bar.set_postfix_str(f"{setting}: generate")
         rows = _generate_rows(inputs, settings, setting, train, test, ddim_steps)
@@ -190,7 +191,10 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
         bar.set_postfix_str(f"{setting}: decode and score")
         pieces = {name: decoded(row, f"{setting}/{name}", keep=name in ("train", "test"))
                   for name, row in rows.items()}
-        ground_truth = tables.ground_truth_statistics(pieces["train"][1], num_chunks, setting, scoring)
+        frames = tables.scored_frames(setting, scoring)
+        if frames not in ground_truths:
+            ground_truths[frames] = tables.ground_truth_statistics(pieces["train"][1], num_chunks, setting, scoring)
+        ground_truth = ground_truths[frames]
         results[setting] = {
             name: tables.score_row(pieces[name][1], row.scaled, ground_truth, train.scaled, num_chunks, setting,
                                    scoring)

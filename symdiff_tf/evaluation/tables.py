@@ -45,6 +45,12 @@ class ScoringOptions:
             raise ValueError(f"infill_frames={self.infill_frames!r}: expected one of {FRAME_CHOICES}")
 
 
+def scored_frames(setting: str, options: ScoringOptions) -> str:
+    """The frames `setting` is scored on: "gap" for infilling with `infill_frames="gap"`, else "all" (the whole
+    piece, the same view in every setting)."""
+    return options.infill_frames if setting == INFILLING else "all"
+
+
 def framewise_view(pieces, num_chunks: int, setting: str, options: ScoringOptions):
     """The note arrays and `FrameSpec` the framewise metrics see for `setting`.
 
@@ -53,7 +59,7 @@ def framewise_view(pieces, num_chunks: int, setting: str, options: ScoringOption
     gap (17 frames, 16 pairs, for the paper's gap of chunks 8..23).
     """
     spec = metrics.FrameSpec(total_seconds=window_seconds(num_chunks))
-    if setting != INFILLING or options.infill_frames == "all":
+    if scored_frames(setting, options) == "all":
         return list(pieces), spec
     first, last = infill_gap(num_chunks)
     start = first * CHUNK_SECONDS - spec.hop_seconds

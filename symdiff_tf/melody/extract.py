@@ -40,6 +40,12 @@ NO_EVENT = -2
 NOTE_OFF = -1
 
 
+def default_quantize(track: str | None) -> str:
+    """The quantisation used when none is asked for: "beats" when a `track` is named (own training data, e.g.
+    POP909's MELODY track), else "paper" (reproducing the paper on Lakh). docs/deviations.md §1.1."""
+    return "beats" if track else "paper"
+
+
 class PieceTooLongError(ValueError):
     """The piece lasts more than `MAX_SECONDS`; the paper skipped such NoteSequences."""
 

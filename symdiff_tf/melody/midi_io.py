@@ -15,6 +15,9 @@ import os
 
 import numpy as np
 
+# file name endings (lower case) of Standard MIDI Files; `.kar` (karaoke) is a MIDI file with lyric events
+MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+
 
 class MidiReadError(ValueError):
     """A file could not be read as MIDI; the message names the file and the cause."""

