@@ -31,7 +31,7 @@ from symdiff_tf.diffusion.samplers import DiffusionSampler  # noqa: E402
 from symdiff_tf.diffusion.schedule import LinearSchedule  # noqa: E402
 from symdiff_tf.diffusion.task import DDPMTask  # noqa: E402
 from symdiff_tf.paths import REPO_ROOT  # noqa: E402
-from symdiff_tf.training import MIXED_PRECISION, build_state, build_train_step  # noqa: E402
+from symdiff_tf.training import build_state, build_train_step, dtype_policy  # noqa: E402
 
 PRECISIONS = ("float32", "bfloat16")
 MODES = ("eager", "compiled", "xla")
@@ -79,13 +79,9 @@ def _timed(fn) -> float:
 
 
 def build_task(config: DDPMConfig, precision: str, weights=None) -> DDPMTask:
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(MIXED_PRECISION["none" if precision == "float32" else precision])
-    try:
+    with dtype_policy("none" if precision == "float32" else precision):
         keras.utils.set_random_seed(0)
         task = DDPMTask(config)
-    finally:
-        keras.config.set_dtype_policy(previous)
     if weights is not None:
         task.model.set_weights(weights)
     return task

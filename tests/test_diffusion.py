@@ -94,6 +94,40 @@ def test_sinusoids_follow_the_original_formula():
     np.testing.assert_allclose(encoding, expected, rtol=1e-3, atol=1e-3)
 
 
+def test_flat_dense_equals_keras_dense():
+    keras.utils.set_random_seed(5)
+    flat = layers.dense(24, "flat", activation=layers.gelu_tanh)
+    x = np.random.default_rng(5).standard_normal((3, 7, 16)).astype(np.float32)
+    out = flat(x).numpy()
+    reference = keras.layers.Dense(24, activation=layers.gelu_tanh)
+    reference.build(x.shape)
+    reference.set_weights(flat.get_weights())
+    np.testing.assert_allclose(out, reference(x).numpy(), rtol=1e-6, atol=1e-6)
+    assert out.shape == (3, 7, 24)
+
+
+@pytest.mark.parametrize("film", [True, False])
+def test_residual_block_is_the_textbook_formula(film):
+    """The block folds LayerNorm's affine into FiLM's; it must equal LN → scale·h + shift → silu → Dense, twice."""
+    keras.utils.set_random_seed(6)
+    rng = np.random.default_rng(6)
+    block = layers.DenseResBlock(16)
+    x = rng.standard_normal((2, 5, 16)).astype(np.float32) * 3 + 1
+    scale, shift = (rng.standard_normal((2, 1, 16)).astype(np.float32) for _ in range(2)) if film else (None, None)
+    block.build(x.shape)
+    for norm in (block.norm_1, block.norm_2):  # non-trivial γ, β
+        norm.set_weights([rng.standard_normal(16).astype(np.float32) for _ in range(2)])
+
+    def textbook(h, norm, dense):
+        h = norm(h)
+        if film:
+            h = scale * h + shift
+        return dense(keras.ops.silu(h))
+
+    expected = x + textbook(textbook(x, block.norm_1, block.dense_1), block.norm_2, block.dense_2)
+    np.testing.assert_allclose(block(x, scale, shift), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_causal_attention_ignores_the_future():
     keras.utils.set_random_seed(3)
     block = layers.TransformerEncoderBlock(2, 32, causal=True)
