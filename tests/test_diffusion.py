@@ -10,7 +10,7 @@ from symdiff_tf.config import from_dict, load_yaml
 from symdiff_tf.data import synthetic_windows
 from symdiff_tf.diffusion.config import DDPMConfig
 from symdiff_tf.diffusion.model import TransformerDDPM
-from symdiff_tf.diffusion.samplers import DiffusionSampler, ddim_timesteps
+from symdiff_tf.diffusion.samplers import DiffusionSampler, ddim_timesteps, recorded_iterations
 from symdiff_tf.diffusion.schedule import LinearSchedule
 from symdiff_tf.diffusion.task import DDPMTask
 from symdiff_tf.paths import REPO_ROOT
@@ -212,6 +212,17 @@ def test_ddim_any_step_count_is_deterministic(sampler):
     assert a.shape == (2, 32, 8) and states.shape == (3, 2, 32, 8)
     np.testing.assert_array_equal(states[-1], a)
     np.testing.assert_array_equal(sampler.ddim(2, seed=3, num_steps=7, eta=0.0), a)
+    # deterministic DDIM over the first n of 7 strided steps = a shorter loop over those same steps
+    steps = recorded_iterations(7, 3)
+    assert list(steps) == [3, 5, 7]
+    timesteps = tf.constant(ddim_timesteps(7, sampler.schedule.num_steps))
+    start = tf.random.stateless_normal((2, 32, 8), sampler._key(sampler._seed(3), 0))
+    step = sampler._denoise(sampler._seed(3), (2, 32, 8), "ddim", tf.constant(0.0), True, None)
+    x = start
+    for index in range(steps[0]):
+        t_prev = timesteps[index + 1] if index + 1 < 7 else 0
+        x = step(x, timesteps[index], t_prev)
+    np.testing.assert_allclose(states[0], x, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("options", [{}, {"uniform_start": True, "template_at_current_step": True},

@@ -32,6 +32,13 @@ def ddim_timesteps(num_steps: int, num_diffusion_steps: int) -> np.ndarray:
     return steps
 
 
+def recorded_iterations(num_iterations: int, num_intermediates: int) -> np.ndarray:
+    """Iterations done when each of the K intermediate states is recorded, `[K]` int: state k (0-based) is the one
+    after the last iteration i with ⌊i·K / S⌋ = k (`_reverse_loop`), i.e. ⌈(k+1)·S / K⌉ of S iterations."""
+    slots = np.arange(1, num_intermediates + 1)
+    return -(-slots * num_iterations // num_intermediates)
+
+
 class DiffusionSampler:
     """Samplers for a noise-prediction network `model([x [B, L, k], noise_level [B]]) → ε̂ [B, L, k]`.
 
@@ -211,6 +218,7 @@ class DiffusionSampler:
             x = update(x, timesteps[index], t_prev)
             if num_intermediates:
                 # slot k holds the state after the last iteration of the k-th of K equal stretches
+                # (`recorded_iterations` gives their iteration counts)
                 slot = (index * num_intermediates) // num_iterations
                 states = tf.tensor_scatter_nd_update(states, [[slot]], x[None])
             return index + 1, x, states

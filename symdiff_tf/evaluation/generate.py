@@ -85,10 +85,10 @@ def _with_states(result, num_intermediates, num_steps):
     """Splits a sampler result into (x0, states, steps done at each state)."""
     if not num_intermediates:
         return np.asarray(result), None, None
+    from symdiff_tf.diffusion.samplers import recorded_iterations
+
     samples, states = result
-    slots = np.arange(1, num_intermediates + 1)
-    steps = -(-slots * num_steps // num_intermediates)  # the last iteration of the k-th of K equal stretches
-    return np.asarray(samples), np.asarray(states), steps
+    return np.asarray(samples), np.asarray(states), recorded_iterations(num_steps, num_intermediates)
 
 
 def ddpm_rows(diffusion, num_samples: int, seed: int, ddim_steps: int, num_intermediates: int, scaler,
