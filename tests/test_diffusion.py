@@ -113,7 +113,8 @@ def test_residual_block_is_the_textbook_formula(film):
     rng = np.random.default_rng(6)
     block = layers.DenseResBlock(16)
     x = rng.standard_normal((2, 5, 16)).astype(np.float32) * 3 + 1
-    scale, shift = (rng.standard_normal((2, 1, 16)).astype(np.float32) for _ in range(2)) if film else (None, None)
+    scale, shift = ((rng.standard_normal((2, 1, 16)).astype(np.float32) for _ in range(2)) if film
+                    else (None, None))
     block.build(x.shape)
     for norm in (block.norm_1, block.norm_2):  # non-trivial γ, β
         norm.set_weights([rng.standard_normal(16).astype(np.float32) for _ in range(2)])

@@ -42,7 +42,8 @@ def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         config = get_config(args.config, apply_overrides({}, args.overrides))
-        chunks, skipped = load_token_chunks(args.data, track=args.track, quantize=args.quantize, progress=not args.no_progress)
+        chunks, skipped = load_token_chunks(args.data, track=args.track, quantize=args.quantize,
+                                            progress=not args.no_progress)
         train_chunks, eval_chunks = split_train_eval(chunks, args.eval_fraction, args.seed)
     except (ConfigError, ValueError) as err:
         print(f"train-vae: {err}", file=sys.stderr)
