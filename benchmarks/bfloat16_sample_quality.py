@@ -24,11 +24,13 @@ PRECISIONS = ("none", "bfloat16")
 
 
 def train_if_needed(args) -> None:
-    """Runs `symdiff train` unless --workdir already has a checkpoint at or beyond --train-steps."""
+    """Runs `symdiff train` up to --train-steps (it resumes from --workdir's checkpoint, and stops at once when that
+    is already there); --train-steps 0 uses the workdir's checkpoint as it is."""
     import tensorflow as tf
 
-    latest = tf.train.latest_checkpoint(str(pathlib.Path(args.workdir) / "checkpoints"))
-    if latest is not None and args.train_steps == 0:
+    if args.train_steps == 0:
+        if tf.train.latest_checkpoint(str(pathlib.Path(args.workdir) / "checkpoints")) is None:
+            raise SystemExit(f"--train-steps 0: {args.workdir} has no checkpoint to sample from")
         return
     command = [sys.executable, "-m", "symdiff_tf.cli", "train", "--config", args.config, "--data", args.data,
                "--workdir", args.workdir, "--max-steps", str(args.train_steps), "--no-progress"]
