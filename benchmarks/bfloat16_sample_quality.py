@@ -50,9 +50,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ddim-steps", type=int, default=0, help="0 = DDPM over all steps (the config's form)")
     args = parser.parse_args(argv)
 
-    from symdiff_tf.data import load_window_array
+    from symdiff_tf.data.sources import load_window_array
     from symdiff_tf.diffusion.inference import load_sampler
-    from symdiff_tf.metrics.latent import latent_metrics
+    from symdiff_tf.evaluation.metrics.latent import latent_metrics
 
     train_if_needed(args)
     reference = load_window_array(args.data, "eval")
@@ -62,8 +62,8 @@ def main(argv=None) -> int:
 
     scores = {precision: [] for precision in PRECISIONS}
     for precision in PRECISIONS:
-        task, sampler = load_sampler(args.config, args.workdir, precision=precision)
-        sampling = task.config.sampling
+        trained, sampler = load_sampler(args.config, args.workdir, precision=precision)
+        sampling = trained.config.sampling
         for seed in range(args.seeds):
             start = time.time()
             if args.ddim_steps:

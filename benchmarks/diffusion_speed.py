@@ -30,8 +30,9 @@ from symdiff_tf.diffusion.config import DDPMConfig, TransformerDDPMConfig  # noq
 from symdiff_tf.diffusion.samplers import DiffusionSampler  # noqa: E402
 from symdiff_tf.diffusion.schedule import LinearSchedule  # noqa: E402
 from symdiff_tf.diffusion.task import DDPMTask  # noqa: E402
+from symdiff_tf.models_common.precision import dtype_policy  # noqa: E402
 from symdiff_tf.paths import REPO_ROOT  # noqa: E402
-from symdiff_tf.training import build_state, build_train_step, dtype_policy  # noqa: E402
+from symdiff_tf.training.step import build_state, build_train_step  # noqa: E402
 
 PRECISIONS = ("float32", "bfloat16")
 MODES = ("eager", "compiled", "xla")

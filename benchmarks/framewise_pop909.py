@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from symdiff_tf import metrics
+from symdiff_tf.evaluation import metrics
 from symdiff_tf.melody.records import file_to_melodies
 from symdiff_tf.melody.render import tokens_to_note_sequence
 from symdiff_tf.paths import shared_data_dir

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from symdiff_tf import baselines
+from symdiff_tf.evaluation import baselines
 
 
 def test_prior_is_seeded_standard_normal():

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import yaml
 
-from symdiff_tf import cli, latents
+from symdiff_tf import cli
+from symdiff_tf.data.latent_config import LatentDataConfig, fixed_windows_config
+from symdiff_tf.data.scaler import SCALER_FILENAME, LatentScaler
+from symdiff_tf.data.sources import open_tfds_windows, opened_scaler
+from symdiff_tf.musicvae.identity import vae_content_hash
 from symdiff_tf.paths import REPO_ROOT
 from tfds_lakh.lakh_midi_build_test import DUMMY, build_lakh_midi
 from tfds_lakh.lakh_midi_dataset_builder_test import TINY_VAE_CONFIG, write_tiny_vae
@@ -37,14 +41,19 @@ def test_train_reads_tfds_latents_and_saves_the_scaling(data_dir, tmp_path):
     workdir = tmp_path / "ddpm"
     assert _train(spec, workdir, *WINDOWS) == 0
     assert list((workdir / "checkpoints").glob("ckpt-2.index"))
-    saved = latents.LatentScaler.load(workdir / latents.SCALER_FILENAME)
+    saved = LatentScaler.load(workdir / SCALER_FILENAME)
     # the scaler of exactly these window settings (defaults would keep all 8 dims over 32-chunk windows)
-    expected = latents.opened_scaler(spec, latents.LatentDataConfig(window_chunks=16, kept_dims=(0, 2, 5)))
+    expected = opened_scaler(spec, LatentDataConfig(window_chunks=16, kept_dims=(0, 2, 5)))
     assert saved == expected and saved.kept_dims == (0, 2, 5) and saved.z_size == 8
-    default = latents.opened_scaler(spec)
+    default = opened_scaler(spec)
     assert (default.minimum, default.maximum) != (saved.minimum, saved.maximum)
     resolved = yaml.safe_load((workdir / "config.yaml").read_text())
     assert resolved["latents"]["window_chunks"] == 16 and resolved["latents"]["kept_dims"] == [0, 2, 5]
+    # the inference artifact carries the scaling and names the VAE the dataset recorded, by its weights
+    artifact = workdir / "inference" / "step_2"
+    assert LatentScaler.load(artifact / SCALER_FILENAME) == saved
+    info = json.loads((artifact / "inference.json").read_text())
+    assert info["vae_content_hash"] == vae_content_hash(TINY_VAE_CONFIG.vae) and len(info["vae_content_hash"]) == 16
 
     # resuming under other window settings would mix two scalings: refused before training
     with pytest.raises(SystemExit, match="other latent scaling"):
@@ -121,12 +130,12 @@ def test_evaluate_makes_the_windows_the_models_were_trained_on(two_split_spec, t
     args = argparse.Namespace(diffusion=str(ddpm), diffusion_config=None, mdn=str(mdn), mdn_config=None,
                               data=spec, num_samples=4, seed=5)
     trained = evaluate_command.latent_config(args)
-    assert trained == latents.LatentDataConfig(window_chunks=16, kept_dims=(0, 2, 5))
+    assert trained == LatentDataConfig(window_chunks=16, kept_dims=(0, 2, 5))
     train, test, scaler = evaluate_command.load_data(args, trained)
     assert train.shape == (4, 16, 3) and test.shape[1:] == (16, 3) and len(test) > 0
-    assert scaler == latents.LatentScaler.load(ddpm / latents.SCALER_FILENAME)
-    fixed = latents.fixed_windows_config(trained)
-    every_train_window = np.stack(list(latents.open_tfds_windows(spec, "train", fixed).as_numpy_iterator()))
+    assert scaler == LatentScaler.load(ddpm / SCALER_FILENAME)
+    fixed = fixed_windows_config(trained)
+    every_train_window = np.stack(list(open_tfds_windows(spec, "train", fixed).as_numpy_iterator()))
     for window in train:  # drawn from the trained windows, with the same scaling
         assert np.any(np.all(every_train_window == window, axis=(1, 2)))
 

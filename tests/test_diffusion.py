@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from symdiff_tf import layers
 from symdiff_tf.config import from_dict, load_yaml
-from symdiff_tf.data import synthetic_windows
+from symdiff_tf.data.sources import synthetic_windows
 from symdiff_tf.diffusion.config import DDPMConfig
 from symdiff_tf.diffusion.model import TransformerDDPM
 from symdiff_tf.diffusion.samplers import DiffusionSampler, ddim_timesteps, recorded_iterations
 from symdiff_tf.diffusion.schedule import LinearSchedule
 from symdiff_tf.diffusion.task import DDPMTask
+from symdiff_tf.models_common import layers
 from symdiff_tf.paths import REPO_ROOT
 
 CONFIGS = REPO_ROOT / "configs"

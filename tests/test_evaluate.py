@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from symdiff_tf import cli, musicvae
-from symdiff_tf.data import synthetic_windows
+from symdiff_tf.data.scaler import LatentScaler
+from symdiff_tf.data.sources import synthetic_windows
 from symdiff_tf.evaluation.generate import ROWS
 from symdiff_tf.evaluation.tables import METRICS, ScoringOptions, framewise_view, scored_frames
-from symdiff_tf.latents import LatentScaler
 from symdiff_tf.melody.render import midi_to_tokens
 from symdiff_tf.paths import REPO_ROOT
 

@@ -12,14 +12,15 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from symdiff_tf import data, training
+from symdiff_tf.data.sources import synthetic_windows
 from symdiff_tf.mdn import sampling
 from symdiff_tf.mdn.config import MDNConfig, TransformerMDNConfig
 from symdiff_tf.mdn.mixture import mixture_distribution, negative_log_likelihood
 from symdiff_tf.mdn.model import TransformerMDN, shift_right
 from symdiff_tf.mdn.task import MDNTask
-from symdiff_tf.models import get_spec, load_model_config
 from symdiff_tf.paths import REPO_ROOT
+from symdiff_tf.training.loop import train
+from symdiff_tf.training.registry import get_spec, load_model_config
 
 TINY = dict(latent_dim=3, sequence_length=6, model_dims=16, num_layers=2, num_heads=2, mlp_dims=32,
             num_mlp_layers=1, num_components=4)
@@ -155,9 +156,8 @@ def test_sampler_returns_the_values_later_positions_were_conditioned_on():
 
 
 def _train_tiny(workdir, max_steps, config):
-    windows = tf.data.Dataset.from_tensor_slices(data.synthetic_windows(40, latent_dim=8))
-    return training.train(lambda: MDNTask(config), windows, config.train, workdir, max_steps=max_steps,
-                          progress=False)
+    windows = tf.data.Dataset.from_tensor_slices(synthetic_windows(40, latent_dim=8))
+    return train(lambda: MDNTask(config), windows, config.train, workdir, max_steps=max_steps, progress=False)
 
 
 def test_trains_through_the_shared_trainer_and_resumes(tmp_path):

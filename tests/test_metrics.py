@@ -8,9 +8,9 @@ import pytest
 import scipy.integrate
 import scipy.stats
 
-from symdiff_tf import metrics
-from symdiff_tf.metrics import latent, note_stats
-from symdiff_tf.metrics.framewise import FrameSpec
+from symdiff_tf.evaluation import metrics
+from symdiff_tf.evaluation.metrics import latent, note_stats
+from symdiff_tf.evaluation.metrics.framewise import FrameSpec
 
 
 # ---------------------------------------------------------------------------------------------- overlapping area

@@ -107,6 +107,20 @@ def test_keras_round_trip(model, tokens, tmp_path):
     np.testing.assert_array_equal(loaded.decode(z), model.decode(z))
 
 
+def test_content_hash_names_the_weights_not_the_file(model, tmp_path):
+    from symdiff_tf.musicvae.identity import vae_content_hash
+
+    model.save(tmp_path / "a.keras")
+    model.save(tmp_path / "renamed.keras")
+    found = vae_content_hash(model)
+    assert len(found) == 16 and int(found, 16) >= 0
+    assert vae_content_hash(tmp_path / "a.keras") == vae_content_hash(tmp_path / "renamed.keras") == found
+    changed = musicvae.load(tmp_path / "a.keras")
+    weight = changed.weights[-1]
+    weight.assign(weight.numpy() + np.float32(1e-3))  # one weight array, slightly: another VAE
+    assert vae_content_hash(changed) != found
+
+
 @pytest.mark.parametrize("bad, message", [
     (np.zeros((2, 16), np.int64), r"expected tokens \[batch, 32\].*got shape \[2, 16\]"),
     (np.zeros((2, 32, 88)), r"depth 88 instead of 90"),

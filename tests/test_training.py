@@ -1,13 +1,14 @@
 """The training loop: distribution gives the same losses as one device, SIGKILL + rerun resumes exactly,
-mixed precision and EMA work, and the sample/infill commands read the checkpoints (tiny config, few steps).
+mixed precision and EMA work, the run directory is self-contained for inference (artifact, config, one-line
+errors), and the sample/infill commands read it without importing the training code (tiny config, few steps).
 
 Distributed runs happen in child processes (logical CPU devices must be set before TensorFlow starts, and
 MultiWorkerMirroredStrategy needs one process per worker); the single-device reference runs in this process.
 Tolerance: losses agree to 1e-5 relative — summation order in the all-reduce is the only difference.
 """
-import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,13 +17,15 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import yaml
 
+from symdiff_tf.cli import main
 from symdiff_tf.config import to_dict
-from symdiff_tf.data import open_windows
-from symdiff_tf.models import get_spec, load_model_config
+from symdiff_tf.data.sources import open_windows
 from symdiff_tf.paths import REPO_ROOT
-from symdiff_tf.training import train
+from symdiff_tf.training.loop import train
+from symdiff_tf.training.registry import get_spec, load_model_config
 
 TINY = str(REPO_ROOT / "configs" / "tiny.yaml")
 DATA = "synthetic:100:8"
@@ -133,7 +136,6 @@ def test_sigkill_then_rerun_resumes_at_the_same_step_and_data_position(reference
     assert killed_at >= 4
     assert_same_losses([r for r in before if r["step"] <= 12], reference[1])
     # The state file names the last complete checkpoint: ckpt-4 may have been cut off mid-write (then ckpt-2).
-    from symdiff_tf.training import tf
     resumed_from = int(tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).rsplit("-", 1)[1])
     assert 2 <= resumed_from <= killed_at
 
@@ -160,33 +162,22 @@ def test_mixed_precision_trains_close_to_float32(reference, tmp_path, precision)
         assert record["loss"] == pytest.approx(expected["loss"], rel=0.05)
 
 
-def test_ema_weights_are_used_for_sampling(tmp_path):
-    from symdiff_tf.training import load_for_inference
-    overrides = ["ddpm.train.ema=true", "ddpm.train.ema_decay=0.5"]
-    train_in_process(tmp_path, 4, overrides)
-    config = load_model_config("ddpm", TINY, overrides)
-    with_ema = load_for_inference(lambda: get_spec("ddpm").build_task(config), config.train, tmp_path)
-    config.train.ema = False
-    raw = load_for_inference(lambda: get_spec("ddpm").build_task(config), config.train, tmp_path)
-    differences = [np.abs(a - b).max() for a, b in zip(with_ema.model.get_weights(), raw.model.get_weights())]
-    assert max(differences) > 1e-5
-
-
 def test_resolved_config_and_tensorboard_are_written(reference):
     workdir, _ = reference
     saved = yaml.safe_load((workdir / "config.yaml").read_text())
     assert saved["ddpm"]["train"]["batch_size"] == 8 and saved["ddpm"]["model"]["latent_dim"] == 8
     events = list((workdir / "tensorboard").glob("events.out.tfevents.*"))
     assert events
-    from symdiff_tf.training import tf
     tags = {value.tag for path in events for event in tf.compat.v1.train.summary_iterator(str(path))
             for value in event.summary.value}
     assert {"loss", "learning_rate", "grad_norm"} <= tags
 
 
 def test_sample_and_infill_commands_write_latents(reference, tmp_path):
-    from symdiff_tf.cli import main
+    """The reference run has checkpoints and config.yaml but no inference artifact, as runs written before
+    artifacts existed: the commands restore its model weights from the checkpoint."""
     workdir, _ = reference
+    assert not (workdir / "inference").exists()
     out = tmp_path / "samples.npy"
     assert main(["sample", "--config", TINY, "--checkpoint", str(workdir), "--num", "3", "--seed", "1",
                  "--out", str(out), "--intermediates", "2"]) == 0
@@ -214,6 +205,119 @@ def test_sample_and_infill_commands_write_latents(reference, tmp_path):
               "--out", str(ddim_filled)])
 
 
+RUN_DIMS = 6  # not tiny.yaml's latent_dim (8): reading the run's own config is the only way to load it
+
+
+@pytest.fixture(scope="module")
+def run_directory(tmp_path_factory):
+    """`symdiff train` with a `--set` override of the model size and EMA on: checkpoints at steps 2 and 4."""
+    workdir = tmp_path_factory.mktemp("run")
+    assert main(["train", "--config", TINY, "--data", f"synthetic:100:{RUN_DIMS}", "--workdir", str(workdir),
+                 "--max-steps", "4", "--no-progress", "--set", f"ddpm.model.latent_dim={RUN_DIMS}",
+                 "--set", "ddpm.train.ema=true", "--set", "ddpm.train.ema_decay=0.5", *QUIET]) == 0
+    return workdir
+
+
+def without_artifacts(run, destination):
+    """A copy of `run` as runs were written before inference artifacts: config.yaml and checkpoints only."""
+    shutil.copytree(run, destination, ignore=shutil.ignore_patterns("inference"))
+    return destination
+
+
+def test_every_kept_checkpoint_has_an_inference_artifact_with_the_ema_weights(run_directory, tmp_path):
+    import keras
+
+    from symdiff_tf.diffusion.inference import DDPM_NETWORK
+    from symdiff_tf.models_common.loading import load_network, restore_network
+
+    assert sorted(p.name for p in (run_directory / "inference").iterdir()) == ["step_2", "step_4"]
+    artifact = run_directory / "inference" / "step_4"
+    assert json.loads((artifact / "inference.json").read_text()) == {
+        "model": "ddpm", "vae_content_hash": None, "ema": True, "step": 4}  # synthetic data: no VAE
+    assert (artifact / "config.yaml").read_text() == (run_directory / "config.yaml").read_text()
+    shipped = keras.saving.load_model(artifact / "model.keras")  # plain Keras, nothing of ours but the classes
+    assert shipped.latent_dim == RUN_DIMS
+
+    # the artifact holds the EMA weights: those a run without artifacts restores from its checkpoint's shadows
+    old_style = load_network(DDPM_NETWORK, without_artifacts(run_directory, tmp_path / "old"))
+    assert old_style.info == {}
+    for shipped_weight, restored in zip(shipped.get_weights(), old_style.model.get_weights()):
+        np.testing.assert_array_equal(shipped_weight, restored)
+    raw = DDPM_NETWORK.build(old_style.config)
+    restore_network(DDPM_NETWORK, raw, str(run_directory / "checkpoints" / "ckpt-4"), ema=False)
+    differences = [np.abs(a - b).max() for a, b in zip(shipped.get_weights(), raw.get_weights())]
+    assert max(differences) > 1e-5
+
+
+def test_sample_and_infill_from_the_run_directory_alone(run_directory, tmp_path):
+    out = tmp_path / "samples.npy"
+    assert main(["sample", "--checkpoint", str(run_directory), "--num", "2", "--out", str(out)]) == 0
+    samples = np.load(out)
+    assert samples.shape == (2, 32, RUN_DIMS) and np.all(np.isfinite(samples))
+    filled = tmp_path / "filled.npy"
+    assert main(["infill", "--checkpoint", str(run_directory), "--template", str(out), "--keep", "0-7,24-31",
+                 "--out", str(filled)]) == 0
+    result = np.load(filled)
+    np.testing.assert_array_equal(result[:, :8], samples[:, :8])
+    assert np.abs(result[:, 8:24] - samples[:, 8:24]).max() > 1e-3
+    # the same weights whichever way the run is named, and for a run without artifacts
+    old = without_artifacts(run_directory, tmp_path / "old")
+    for checkpoint in (run_directory / "inference" / "step_4", run_directory / "checkpoints" / "ckpt-4", old):
+        again = tmp_path / f"again_{checkpoint.name}.npy"
+        assert main(["sample", "--checkpoint", str(checkpoint), "--num", "2", "--out", str(again)]) == 0
+        np.testing.assert_array_equal(np.load(again), samples)
+    earlier = tmp_path / "earlier.npy"
+    assert main(["sample", "--checkpoint", str(run_directory / "checkpoints" / "ckpt-2"), "--num", "2", "--out",
+                 str(earlier)]) == 0
+    assert np.abs(np.load(earlier) - samples).max() > 1e-4  # step 2's artifact, not the latest
+
+
+def test_rerunning_train_on_a_run_without_artifacts_adds_one(reference, tmp_path):
+    run = shutil.copytree(reference[0], tmp_path / "run")  # trained to step 12 before artifacts existed
+    assert main(["train", "--config", TINY, "--data", DATA, "--workdir", str(run), "--max-steps", "12",
+                 "--no-progress", *QUIET]) == 0
+    assert [path.name for path in (run / "inference").iterdir()] == ["step_12"]
+    assert json.loads((run / "inference" / "step_12" / "inference.json").read_text())["step"] == 12
+
+
+@pytest.mark.parametrize("artifacts", [True, False])
+@pytest.mark.parametrize("disagreeing", [["--set", "ddpm.model.latent_dim=42"], ["--config", TINY]])
+def test_a_config_that_disagrees_with_the_weights_is_one_line(run_directory, tmp_path, artifacts, disagreeing):
+    run = run_directory if artifacts else without_artifacts(run_directory, tmp_path / "old")
+    with pytest.raises(SystemExit) as error:
+        main(["sample", "--checkpoint", str(run), "--num", "1", "--out", str(tmp_path / "x.npy"), *disagreeing])
+    says = 42 if "--set" in disagreeing else 8
+    assert str(error.value) == (f"symdiff sample: ddpm.model.latent_dim: the run was trained with {RUN_DIMS}, "
+                                f"the config says {says}")
+
+
+def _ours(modules):
+    """Our modules among dotted module names (TensorFlow's own `tensorflow.python.training` is not ours)."""
+    return [name for name in modules if name.split(".")[0] in ("symdiff_tf", "tfds_lakh")]
+
+
+def test_sampling_imports_nothing_of_the_training_code(run_directory, tmp_path):
+    """A fresh interpreter runs `symdiff sample` on the run; `-X importtime` lists the modules it imports (those
+    imported by `import` statements), and `sys.modules` after the command also those of `importlib`."""
+    sample = ["sample", "--checkpoint", str(run_directory), "--num", "1", "--out", str(tmp_path / "one.npy")]
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "symdiff_tf.cli", *sample],
+                         env=child_env(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    imported = _ours(line.rsplit("|", 1)[1].strip() for line in run.stderr.splitlines()
+                     if line.startswith("import time:"))
+    assert "symdiff_tf.diffusion.inference" in imported and "symdiff_tf.models_common.loading" in imported
+    assert [name for name in imported if "training" in name or "adam" in name] == []
+    assert np.load(tmp_path / "one.npy").shape == (1, 32, RUN_DIMS)
+
+    listing = subprocess.run([sys.executable, "-c", "import sys; from symdiff_tf.cli import main; "
+                              f"main({sample!r}); print(*sys.modules, sep=chr(10))"],
+                             env=child_env(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert listing.returncode == 0, listing.stderr[-3000:]
+    loaded = _ours(listing.stdout.splitlines())
+    assert "symdiff_tf.commands.sample" in loaded
+    assert [name for name in loaded if "training" in name or "adam" in name] == []
+
+
 def test_bad_data_is_named_in_the_error(tmp_path):
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((4, 16, 8), np.float32))
@@ -225,17 +329,15 @@ def test_bad_data_is_named_in_the_error(tmp_path):
 
 @pytest.mark.parametrize("in_memory", [True, False])
 def test_training_stream_resumes_mid_epoch_and_permutes_each_epoch(monkeypatch, in_memory):
-    import tensorflow as tf
-
-    from symdiff_tf import training
+    from symdiff_tf.data import stream
     if not in_memory:
-        monkeypatch.setattr(training, "IN_MEMORY_LIMIT_BYTES", 0)  # force the shuffle-buffer path
+        monkeypatch.setattr(stream, "IN_MEMORY_LIMIT_BYTES", 0)  # force the shuffle-buffer path
     windows = tf.data.Dataset.from_tensor_slices(np.arange(10, dtype=np.float32)[:, None, None] * np.ones((1, 32, 2),
                                                                                                       np.float32))
 
     def first(start, count):
-        stream = training.training_stream(windows, seed=3, start_index=start, shuffle_buffer=4)
-        return [(int(i), int(w[0, 0])) for i, w in stream.take(count)]
+        examples = stream.training_stream(windows, seed=3, start_index=start, shuffle_buffer=4)
+        return [(int(i), int(w[0, 0])) for i, w in examples.take(count)]
 
     full = first(0, 30)
     assert [i for i, _ in full] == list(range(30))

@@ -176,11 +176,12 @@ def test_beam_multiprocess_build_matches_plain_build(latent_builds, tmp_path):
 
 
 def test_built_latents_feed_the_window_pipeline(latent_builds):
-    from symdiff_tf import latents
+    from symdiff_tf.data.latent_config import LatentDataConfig
+    from symdiff_tf.data.latent_windows import datasets_for_training
 
     plain, _ = latent_builds
-    config = latents.LatentDataConfig(window_chunks=32, kept_dims=(0, 2, 5))
-    train_ds, eval_ds, scaler = latents.datasets_for_training(
+    config = LatentDataConfig(window_chunks=32, kept_dims=(0, 2, 5))
+    train_ds, eval_ds, scaler = datasets_for_training(
         plain.as_dataset(split="train"), config, evaluation=plain.as_dataset(split="validation"),
         mean_sigma_per_dim=plain.info.metadata["mean_sigma_train"])
     windows = np.stack(list(train_ds.as_numpy_iterator()))
@@ -189,26 +190,28 @@ def test_built_latents_feed_the_window_pipeline(latent_builds):
 
 
 def test_tfds_spec_for_the_data_seam(latent_builds):
-    from symdiff_tf import latents
+    from symdiff_tf.data.sources import open_tfds_windows, opened_scaler
 
     plain, _ = latent_builds
     spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{plain.data_dir_root}"
-    train = latents.open_tfds_windows(spec, "train")
+    train = open_tfds_windows(spec, "train")
     assert train.element_spec.shape == (32, 8) and int(train.cardinality()) == 3
-    assert latents.open_tfds_windows(spec, "eval") is not None  # validation split exists (holds no window)
-    assert latents.opened_scaler(spec).kept_dims == tuple(range(8))
+    assert open_tfds_windows(spec, "eval") is not None  # validation split exists (holds no window)
+    assert opened_scaler(spec).kept_dims == tuple(range(8))
 
 
 def test_as_dataset_feeds_the_diffusion_trainer(latent_builds, tmp_path):
-    """builder.as_dataset() -> latents.datasets_for_training -> training.train, nothing in between."""
-    from symdiff_tf import latents, training
-    from symdiff_tf.models import get_spec, load_model_config
+    """builder.as_dataset() -> datasets_for_training -> the trainer, nothing in between."""
+    from symdiff_tf.data.latent_config import LatentDataConfig
+    from symdiff_tf.data.latent_windows import datasets_for_training
     from symdiff_tf.paths import REPO_ROOT
+    from symdiff_tf.training.loop import train
+    from symdiff_tf.training.registry import get_spec, load_model_config
 
     plain, _ = latent_builds
-    train_ds, _, _ = latents.datasets_for_training(plain.as_dataset(split="train"), latents.LatentDataConfig())
+    train_ds, _, _ = datasets_for_training(plain.as_dataset(split="train"), LatentDataConfig())
     ddpm = load_model_config("ddpm", REPO_ROOT / "configs" / "tiny.yaml",
                              ["ddpm.train.sample_every=0", "ddpm.train.eval_every=0"])
-    history = training.train(lambda: get_spec("ddpm").build_task(ddpm), train_ds, ddpm.train, tmp_path,
-                             max_steps=1, progress=False)
+    history = train(lambda: get_spec("ddpm").build_task(ddpm), train_ds, ddpm.train, tmp_path, max_steps=1,
+                    progress=False)
     assert history and np.isfinite(history[-1]["loss"])

@@ -4,8 +4,8 @@ optionally their MusicVAE posteriors (original.md §1.1–§1.3, stored per melo
 Each example is one melody: `tokens` `[n_chunks, 32]` (classes 0..89 as Magenta's OneHotMelodyConverter),
 `rests` `[n_chunks]` (the chunks the original turned into zero latents), `source_file`, `melody_index` and the
 melody's offsets in the source; latent configs add `mu` and `sigma` `[n_chunks, z_size]` (zeros for rests, as
-the original). Windows (32 or 16 chunks, any stride) are made later by `symdiff_tf.latents`, so changing them
-needs no rebuild and the data is ~32x smaller than the original's overlapping windows.
+the original). Windows (32 or 16 chunks, any stride) are made later by `symdiff_tf.data.latent_windows`, so
+changing them needs no rebuild and the data is ~32x smaller than the original's overlapping windows.
 
 Configs (`LakhMidiConfig`) are named after their parameters: `tokens` (paper quantisation, hash split, no VAE),
 `tokens-beats`, `tokens-beats-track_MELODY-split_pop909` (POP909's melody track and split), and any latent config
@@ -97,7 +97,7 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
         """The settings that shaped the data, stored in the dataset's metadata."""
         return {"quantize": self.quantize, "track": self.track, "split": self.split,
                 "validation_percent": self.validation_percent, "vae": self.vae,
-                "storage": "per_melody (no windows: windows are made by symdiff_tf.latents)",
+                "storage": "per_melody (no windows: windows are made by symdiff_tf.data.latent_windows)",
                 "chunk_steps": CHUNK_STEPS}
 
 

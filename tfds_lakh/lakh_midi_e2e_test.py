@@ -6,15 +6,17 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tfds_lakh
-from symdiff_tf import latents
+from symdiff_tf.data.latent_config import LatentDataConfig
+from symdiff_tf.data.latent_windows import datasets_for_training
+from symdiff_tf.data.scaler import LatentScaler
 from symdiff_tf.paths import REPO_ROOT, shared_data_dir
 from tfds_lakh.lakh_midi_dataset_builder_test import write_tiny_vae
 
 
 @pytest.mark.slow  # ~50 s here (2 shared cores): 43 real files, VAE encoding, two trainer steps
 def test_lakh_clean_mini_to_diffusion_trainer(tmp_path, capsys):
-    from symdiff_tf import training
-    from symdiff_tf.models import get_spec, load_model_config
+    from symdiff_tf.training.loop import train
+    from symdiff_tf.training.registry import get_spec, load_model_config
 
     lakh_dir = shared_data_dir() / "lakh_clean_mini"
     assert lakh_dir.is_dir(), f"Lakh sample not found at {lakh_dir}"
@@ -37,9 +39,9 @@ def test_lakh_clean_mini_to_diffusion_trainer(tmp_path, capsys):
 
     # tfds.load of the built config feeds the latent pipeline and then the trainer, no glue in between
     train_examples = tfds.load(f"lakh_midi/{config.name}", data_dir=str(tmp_path / "data"), split="train")
-    data_config = latents.LatentDataConfig(window_chunks=32)
-    train_ds, _, scaler = latents.datasets_for_training(train_examples, data_config,
-                                                        mean_sigma_per_dim=meta["mean_sigma_train"])
+    data_config = LatentDataConfig(window_chunks=32)
+    train_ds, _, scaler = datasets_for_training(train_examples, data_config,
+                                                mean_sigma_per_dim=meta["mean_sigma_train"])
     n_windows = int(train_ds.cardinality())
     with capsys.disabled():
         print(f"  32-chunk rest-free windows: {n_windows}; kept dims {scaler.kept_dims}; "
@@ -47,8 +49,8 @@ def test_lakh_clean_mini_to_diffusion_trainer(tmp_path, capsys):
     assert n_windows > 0 and scaler.kept_dims == tuple(range(8))  # untrained VAE: sigma ~ softplus(0) < 1
     ddpm = load_model_config("ddpm", REPO_ROOT / "configs" / "tiny.yaml",
                              ["ddpm.train.sample_every=0", "ddpm.train.eval_every=0"])
-    history = training.train(lambda: get_spec("ddpm").build_task(ddpm), train_ds, ddpm.train,
-                             tmp_path / "run", max_steps=2, progress=False)
+    history = train(lambda: get_spec("ddpm").build_task(ddpm), train_ds, ddpm.train, tmp_path / "run", max_steps=2,
+                    progress=False)
     assert history and np.isfinite(history[-1]["loss"])
     scaler.save(tmp_path / "run")
-    assert latents.LatentScaler.load(tmp_path / "run") == scaler
+    assert LatentScaler.load(tmp_path / "run") == scaler

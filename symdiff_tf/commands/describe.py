@@ -12,7 +12,7 @@ def register(subparsers):
 
 def run(args) -> int:
     from symdiff_tf.config import load_yaml
-    from symdiff_tf.models import MODELS, get_spec, load_model_config
+    from symdiff_tf.training.registry import MODELS, get_spec, load_model_config
 
     sections = load_yaml(args.config)
     for name in MODELS:

@@ -6,7 +6,8 @@ the refinement curves (Figure 3) and a few MIDI files. See docs/evaluation.md.
 
 With `--data tfds:...` the windows are made as the diffusion model was trained: the `latents:` section of its
 config (`symdiff train` records it in WORKDIR/config.yaml; window_chunks, kept_dims, allow_rests, ...), with
-z drawn once per chunk (`latents.fixed_windows_config`). An MDN trained with other `latents:` settings is refused.
+z drawn once per chunk (`latent_config.fixed_windows_config`). An MDN trained with other `latents:` settings is
+refused, and so is a `--vae` whose weights differ from the MusicVAE a run recorded (`musicvae.identity`).
 """
 import pathlib
 
@@ -16,12 +17,13 @@ def register(subparsers):
         "evaluate", help="the paper's Tables 1-3 and Figures 2-3 for trained models",
         description=__doc__.split("\n\n")[1])
     parser.add_argument("--diffusion", required=True, metavar="DIR",
-                        help="diffusion work directory (checkpoints/ and config.yaml from `symdiff train`)")
+                        help="diffusion run directory of `symdiff train` (or a checkpoint prefix, or an inference "
+                             "artifact folder DIR/inference/step_N)")
     parser.add_argument("--diffusion-config", default=None, metavar="FILE",
-                        help="config with the ddpm: section (default DIR/config.yaml)")
-    parser.add_argument("--mdn", default=None, metavar="DIR", help="TransformerMDN work directory (optional)")
+                        help="config with the ddpm: section (default: the one the run was trained with)")
+    parser.add_argument("--mdn", default=None, metavar="DIR", help="TransformerMDN run directory (optional)")
     parser.add_argument("--mdn-config", default=None, metavar="FILE", help="config with the mdn: section "
-                        "(default DIR/config.yaml)")
+                        "(default: the one the run was trained with)")
     parser.add_argument("--vae", required=True, metavar="FILE", help="MusicVAE .keras file")
     parser.add_argument("--data", required=True, metavar="SPEC",
                         help="tfds:NAME/CONFIG[@DATA_DIR] (built latents; train and validation/test splits) or "
@@ -53,10 +55,22 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
-def _config_file(workdir, explicit) -> pathlib.Path:
-    path = pathlib.Path(explicit) if explicit else pathlib.Path(workdir) / "config.yaml"
-    if not path.is_file():
-        raise SystemExit(f"{path}: no config file (give the model's config with --diffusion-config/--mdn-config)")
+def _locate(run):
+    """Where the weights, config and scaler of the run at `run` are (`run_dir.locate`); exits when it has none."""
+    from symdiff_tf.models_common import run_dir
+
+    try:
+        return run_dir.locate(run)
+    except FileNotFoundError as err:
+        raise SystemExit(f"symdiff evaluate: {err}") from err
+
+
+def _config_file(run, explicit) -> pathlib.Path:
+    """`explicit`, else the config the run at `run` was trained with."""
+    path = pathlib.Path(explicit) if explicit else _locate(run).config_file
+    if path is None or not path.is_file():
+        raise SystemExit(f"{path or run}: no config file (give the model's config with --diffusion-config/"
+                         "--mdn-config)")
     return path
 
 
@@ -65,7 +79,7 @@ def latent_config(args):
     (read with `config.load_section`, as `symdiff train` reads it; defaults when there is none). With `--mdn`,
     the MDN's section must say the same, or the two models were trained on different windows."""
     from symdiff_tf.config import load_section, to_dict
-    from symdiff_tf.latents import LatentDataConfig
+    from symdiff_tf.data.latent_config import LatentDataConfig
 
     diffusion_file = _config_file(args.diffusion, args.diffusion_config)
     config = load_section(LatentDataConfig, diffusion_file, "latents", required=False)
@@ -88,11 +102,12 @@ def _tfds_windows(spec: str, split: str, num: int, seed: int, trained_config):
 
     import numpy as np
 
-    from symdiff_tf import latents
-    from symdiff_tf.training import dataset_size
+    from symdiff_tf.data.latent_config import fixed_windows_config
+    from symdiff_tf.data.sources import open_tfds_windows, opened_scaler
+    from symdiff_tf.data.stream import dataset_size
 
-    config = latents.fixed_windows_config(trained_config)
-    dataset = latents.open_tfds_windows(spec, split, config)
+    config = fixed_windows_config(trained_config)
+    dataset = open_tfds_windows(spec, split, config)
     if dataset is None:
         raise SystemExit(f"--data {spec}: no {split} split")
     total = dataset_size(dataset)
@@ -101,13 +116,13 @@ def _tfds_windows(spec: str, split: str, num: int, seed: int, trained_config):
     chosen = set(np.random.default_rng(seed).choice(total, size=min(num, total), replace=False).tolist())
     read = itertools.islice(dataset.as_numpy_iterator(), max(chosen) + 1)  # no need to read past the last one
     windows = [w for i, w in enumerate(read) if i in chosen]
-    return np.stack(windows), latents.opened_scaler(spec, config)
+    return np.stack(windows), opened_scaler(spec, config)
 
 
 def _npz_windows(path: str):
     import numpy as np
 
-    from symdiff_tf.data import load_window_array
+    from symdiff_tf.data.sources import load_window_array
 
     with np.load(path) as archive:
         names = list(archive.keys())
@@ -132,28 +147,63 @@ def load_data(args, trained_config):
     return train, test, None
 
 
+def _scaler_path(args) -> pathlib.Path:
+    """`--scaler`, else the diffusion run's latent_scaling.json (the run directory's, then its artifact's)."""
+    from symdiff_tf.data.scaler import SCALER_FILENAME
+
+    if args.scaler:
+        return pathlib.Path(args.scaler)
+    found = _locate(args.diffusion)
+    candidates = [folder / SCALER_FILENAME for folder in (found.root, found.artifact) if folder is not None]
+    return next((path for path in candidates if path.is_file()), candidates[0])
+
+
+def load_models(args):
+    """(diffusion, mdn or None): each (trained, sampler) from its run; a run that cannot be read or a config that
+    disagrees with its weights exits with one line."""
+    from symdiff_tf.config import ConfigError
+    from symdiff_tf.diffusion.inference import load_sampler
+    from symdiff_tf.mdn.inference import load_mdn
+
+    try:
+        diffusion = load_sampler(args.diffusion_config, args.diffusion)
+        return diffusion, load_mdn(args.mdn_config, args.mdn) if args.mdn else None
+    except (ConfigError, FileNotFoundError) as err:
+        raise SystemExit(f"symdiff evaluate: {err}") from err
+
+
+def check_vae(vae, vae_path: str, models: dict) -> None:
+    """Exits when a run recorded another MusicVAE (by the hash of its weights) than `vae`."""
+    from symdiff_tf.musicvae.identity import vae_content_hash
+
+    recorded = {name: model[0].info.get("vae_content_hash") for name, model in models.items() if model}
+    if not any(recorded.values()):
+        return
+    found = vae_content_hash(vae)
+    for name, expected in recorded.items():
+        if expected and expected != found:
+            raise SystemExit(f"--vae {vae_path}: its weights hash to {found}, the {name} run learned the latents "
+                             f"of MusicVAE {expected}; use that VAE")
+
+
 def run(args) -> int:
     from symdiff_tf import musicvae
-    from symdiff_tf.diffusion.inference import load_sampler
+    from symdiff_tf.data.scaler import LatentScaler
     from symdiff_tf.evaluation.pipeline import EvaluationInputs, EvaluationSettings, evaluate
     from symdiff_tf.evaluation.tables import ScoringOptions
-    from symdiff_tf.latents import SCALER_FILENAME, LatentScaler
 
     train, test, data_scaler = load_data(args, latent_config(args))
-    scaler_path = pathlib.Path(args.scaler) if args.scaler else pathlib.Path(args.diffusion) / SCALER_FILENAME
+    scaler_path = _scaler_path(args)
     if args.scaler or scaler_path.is_file():
         scaler = LatentScaler.load(scaler_path)
     elif data_scaler is not None:
         scaler = data_scaler
     else:
         raise SystemExit(f"no latent scaling statistics: {scaler_path} does not exist; pass --scaler FILE")
-    diffusion = load_sampler(_config_file(args.diffusion, args.diffusion_config), args.diffusion)
-    mdn = None
-    if args.mdn:
-        from symdiff_tf.training import load_trained
-
-        mdn = load_trained("mdn", _config_file(args.mdn, args.mdn_config), args.mdn)
-    inputs = EvaluationInputs(train, test, scaler, musicvae.load(args.vae), diffusion, mdn)
+    diffusion, mdn = load_models(args)
+    vae = musicvae.load(args.vae)
+    check_vae(vae, args.vae, {"diffusion": diffusion, "mdn": mdn})
+    inputs = EvaluationInputs(train, test, scaler, vae, diffusion, mdn)
     settings = EvaluationSettings(
         num_samples=args.num_samples, seed=args.seed, ddim_steps=args.ddim_steps, curve_points=args.curve_points,
         fill=args.fill, decode_batch=args.decode_batch, pianorolls=args.pianorolls,

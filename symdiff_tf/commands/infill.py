@@ -1,5 +1,5 @@
-"""`symdiff infill --config FILE --checkpoint DIR --template FILE.npy --keep 0-7,24-31 --out FILE.npy
-[--ddim-steps K [--eta E]]`."""
+"""`symdiff infill --checkpoint RUN --template FILE.npy --keep 0-7,24-31 --out FILE.npy [--ddim-steps K [--eta E]]
+[--config FILE]`."""
 from symdiff_tf.commands.sample import add_sampling_arguments, load_sampler_from_args, write_result
 
 
@@ -46,7 +46,7 @@ def run(args) -> int:
     template = np.load(args.template).astype(np.float32)
     if template.ndim == 2:
         template = template[None]
-    task, sampler = load_sampler_from_args(args)
+    trained, sampler = load_sampler_from_args(args)
     expected = (sampler.sequence_length, sampler.latent_dim)
     if template.ndim != 3 or template.shape[1:] != expected:
         raise SystemExit(f"--template {args.template}: expected [B, {expected[0]}, {expected[1]}], "
@@ -55,7 +55,7 @@ def run(args) -> int:
     mask[parse_chunks(args.keep, expected[0])] = 1.0
     replacement = {"uniform_start": args.original_start, "template_at_current_step": args.template_at_current_step,
                    "num_intermediates": args.intermediates}
-    sampling = task.config.sampling
+    sampling = trained.config.sampling
     if args.ddim_steps is None:
         result = sampler.infill(template, mask, args.seed, ddpm_form=args.ddpm_form or sampling.ddpm_form,
                                 variance=args.variance, **replacement)

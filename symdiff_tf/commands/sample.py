@@ -1,11 +1,14 @@
-"""`symdiff sample --config FILE --checkpoint DIR --num N --out FILE.npy`: unconditional latent windows."""
+"""`symdiff sample --checkpoint RUN --num N --out FILE.npy [--config FILE]`: unconditional latent windows."""
 import pathlib
 
 
 def add_sampling_arguments(parser):
     """Arguments shared by `sample` and `infill`."""
-    parser.add_argument("--config", required=True, help="YAML config file with a ddpm: section")
-    parser.add_argument("--checkpoint", required=True, help="work directory, checkpoints folder or prefix")
+    parser.add_argument("--checkpoint", required=True, metavar="RUN",
+                        help="run directory of `symdiff train` (its latest checkpoint), its checkpoints folder, a "
+                             "checkpoint prefix, or an inference artifact folder RUN/inference/step_N")
+    parser.add_argument("--config", default=None,
+                        help="YAML config file with a ddpm: section (default: the config the run was trained with)")
     parser.add_argument("--out", required=True, help="output .npy of scaled latents [N, 32, k]")
     parser.add_argument("--seed", type=int, default=42, help="sampling seed (default 42, as the original)")
     parser.add_argument("--ddpm-form", choices=("original", "paper"), default=None,
@@ -22,11 +25,16 @@ def add_sampling_arguments(parser):
 
 
 def load_sampler_from_args(args):
-    """(task, sampler) for the arguments of `add_sampling_arguments`."""
+    """(trained, sampler) for the arguments of `add_sampling_arguments`; a run that cannot be read, or a config
+    that disagrees with its weights, exits with one line."""
+    from symdiff_tf.config import ConfigError
     from symdiff_tf.diffusion.inference import load_sampler
 
-    return load_sampler(args.config, args.checkpoint, args.overrides, args.precision,
-                        "xla" if args.xla else "compiled")
+    try:
+        return load_sampler(args.config, args.checkpoint, args.overrides, args.precision,
+                            "xla" if args.xla else "compiled")
+    except (ConfigError, FileNotFoundError) as err:
+        raise SystemExit(f"symdiff {args.command}: {err}") from err
 
 
 def write_result(result, out, intermediates) -> None:
@@ -54,8 +62,8 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    task, sampler = load_sampler_from_args(args)
-    sampling = task.config.sampling
+    trained, sampler = load_sampler_from_args(args)
+    sampling = trained.config.sampling
     method = args.method or sampling.method
     if method == "ddim":
         result = sampler.ddim(args.num, args.seed, num_steps=args.steps or sampling.ddim_steps,

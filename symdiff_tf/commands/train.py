@@ -1,19 +1,25 @@
 """`symdiff train --config FILE --data SPEC [--model ddpm|mdn] [--strategy ...] [--workdir DIR]`.
 
-Trains a registered model (`symdiff_tf.models`) with `symdiff_tf.training.train`; running the same command
-again resumes from the last checkpoint in the work directory, at the same step and data position.
+Trains a registered model (`symdiff_tf.training.registry`) with `symdiff_tf.training.loop.train`; running the same
+command again resumes from the last checkpoint in the work directory, at the same step and data position. The work
+directory is self-contained for inference (`symdiff_tf.models_common.run_dir`): the resolved config, and after
+every checkpoint `WORKDIR/inference/step_N/` with the network as `model.keras` (EMA weights when train.ema), the
+latent scaling and the identity of the MusicVAE whose latents it learned (a hash of its weights; null for data
+without one: synthetic, .npy, .npz).
 
 With `--data tfds:NAME/CONFIG[@DATA_DIR]` (built latents, docs/data.md) the windows are made as the config file's
-`latents:` section says (`symdiff_tf.latents.LatentDataConfig`; `--set latents.window_chunks=16` etc.), and the
-latent scaling statistics are saved as `WORKDIR/latent_scaling.json`, where `symdiff evaluate` looks for them.
+`latents:` section says (`symdiff_tf.data.latent_config.LatentDataConfig`; `--set latents.window_chunks=16` etc.),
+and the latent scaling statistics are saved as `WORKDIR/latent_scaling.json`, where `symdiff evaluate` looks for
+them.
 
 With `--vae FILE` (the MusicVAE `.keras` that encoded those latents; `tfds:` data only, as only there is the
 scaling known) the periodic TensorBoard samples (`train.sample_every`) are decoded and drawn as piano rolls
-(`symdiff_tf.evaluation.sample_pianorolls`) instead of latent heat maps.
+(`symdiff_tf.evaluation.sample_pianorolls`) instead of latent heat maps. Without `--vae`, the VAE recorded in the
+dataset's metadata (the file its builder encoded with) is hashed when that file is at hand.
 """
 import logging
 
-from symdiff_tf.distribute import STRATEGIES
+from symdiff_tf.training.distribute import STRATEGIES
 
 
 def register(subparsers):
@@ -47,12 +53,13 @@ def register(subparsers):
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from symdiff_tf.config import load_section, to_dict
-    from symdiff_tf.data import open_windows
-    from symdiff_tf.distribute import get_strategy, is_chief, split_cpu
-    from symdiff_tf.latents import LatentDataConfig
-    from symdiff_tf.models import get_spec, load_model_config
-    from symdiff_tf.tfds_spec import is_tfds_spec
-    from symdiff_tf.training import latent_heatmap, train
+    from symdiff_tf.data.latent_config import LatentDataConfig
+    from symdiff_tf.data.sources import open_windows
+    from symdiff_tf.data.tfds_spec import is_tfds_spec
+    from symdiff_tf.musicvae.identity import vae_content_hash
+    from symdiff_tf.training.distribute import get_strategy, is_chief, split_cpu
+    from symdiff_tf.training.loop import latent_heatmap, train
+    from symdiff_tf.training.registry import get_spec, load_model_config
 
     if args.vae and not is_tfds_spec(args.data):
         raise SystemExit(f"--vae needs --data tfds:...: the latent scaling of {args.data} is not known, so its "
@@ -70,15 +77,19 @@ def run(args) -> int:
     resolved = {args.model: to_dict(config), "data": args.data, "val_data": args.val_data,
                 "strategy": args.strategy, "num_replicas": strategy.num_replicas_in_sync}
     render_samples = latent_heatmap
+    run_info = {"model": args.model, "vae_content_hash": None}
     if is_tfds_spec(args.data):
         resolved["latents"] = to_dict(latent_config)
         if is_chief(strategy):
             scaler = _save_scaler(args.data, latent_config, workdir)
+            vae = _data_vae(args.data, args.vae)
+            if vae is not None:
+                run_info["vae_content_hash"] = vae_content_hash(vae)
             if args.vae:
-                render_samples = _pianoroll_renderer(args.vae, scaler)
+                render_samples = _pianoroll_renderer(vae, args.vae, scaler)
     history = train(lambda: spec.build_task(config), train_windows, config.train, workdir, strategy,
                     val_windows=val_windows, resolved_config=resolved, render_samples=render_samples,
-                    max_steps=args.max_steps, progress=not args.no_progress)
+                    max_steps=args.max_steps, progress=not args.no_progress, run_info=run_info)
     if history:
         last = history[-1]
         print(f"step {last['step']} loss {last.get('loss', float('nan')):.6f} workdir {workdir}")
@@ -101,7 +112,8 @@ def _save_scaler(spec: str, latent_config, workdir):
     data set or latents setting) stops the run instead of resuming a model trained on other scaling."""
     import pathlib
 
-    from symdiff_tf.latents import SCALER_FILENAME, LatentScaler, opened_scaler
+    from symdiff_tf.data.scaler import SCALER_FILENAME, LatentScaler
+    from symdiff_tf.data.sources import opened_scaler
 
     scaler = opened_scaler(spec, latent_config)
     path = pathlib.Path(workdir) / SCALER_FILENAME
@@ -113,13 +125,32 @@ def _save_scaler(spec: str, latent_config, workdir):
     return scaler
 
 
-def _pianoroll_renderer(vae_path: str, scaler):
-    """`render_samples` drawing piano rolls with the MusicVAE at `vae_path`; a bad file or a VAE of another latent
-    size stops the run before training."""
+def _data_vae(spec: str, vae_path: str | None):
+    """The MusicVAE whose latents `spec` holds: `--vae` when given (a bad file stops the run), else the file the
+    dataset's builder recorded if it is at hand, else None (the run then records no VAE identity)."""
+    import pathlib
+
     from symdiff_tf import musicvae
+    from symdiff_tf.data.tfds_spec import recorded_vae_path
+
+    if vae_path is None:
+        vae_path = recorded_vae_path(spec)
+        if vae_path is None or not pathlib.Path(vae_path).is_file():
+            logging.getLogger(__name__).warning("the MusicVAE of %s (%s) is not at hand: the run records no VAE "
+                                                "identity; pass --vae FILE to record it", spec, vae_path)
+            return None
+    try:
+        return musicvae.load(vae_path)
+    except ValueError as err:
+        raise SystemExit(f"--vae {vae_path}: {err}") from err
+
+
+def _pianoroll_renderer(vae, vae_path: str, scaler):
+    """`render_samples` drawing piano rolls with `vae` (read from `vae_path`); a VAE of another latent size stops
+    the run before training."""
     from symdiff_tf.evaluation.sample_pianorolls import pianoroll_renderer
 
     try:
-        return pianoroll_renderer(musicvae.load(vae_path), scaler)
+        return pianoroll_renderer(vae, scaler)
     except ValueError as err:
         raise SystemExit(f"--vae {vae_path}: {err}") from err

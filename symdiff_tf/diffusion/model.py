@@ -5,8 +5,8 @@ x `[batch, 32, k]` → Dense(128) + sinusoidal positions → 6 pre-LN encoder bl
 """
 import keras
 
-from symdiff_tf import layers
-from symdiff_tf.model_config import ConstructorConfig
+from symdiff_tf.models_common import layers
+from symdiff_tf.models_common.constructor_config import ConstructorConfig
 
 
 @keras.saving.register_keras_serializable(package="symdiff_tf")

@@ -1,21 +1,23 @@
-"""The diffusion model as a `symdiff_tf.training.TrainingTask`: Algorithm 2's loss (`original.md` §2.4)."""
+"""The diffusion model as a training task (`symdiff_tf.training.loop.TrainingTask`): Algorithm 2's loss
+(`original.md` §2.4). Registered as "ddpm" in `symdiff_tf.training.registry`."""
 import tensorflow as tf
 
 from symdiff_tf.diffusion.config import DDPMConfig
-from symdiff_tf.diffusion.model import TransformerDDPM
+from symdiff_tf.diffusion.inference import DDPM_NETWORK
 from symdiff_tf.diffusion.samplers import DiffusionSampler
 from symdiff_tf.diffusion.schedule import LinearSchedule, add_noise
-from symdiff_tf.models import ModelSpec
 
 
 class DDPMTask:
     """TransformerDDPM + linear schedule. Per example: ε ~ N(0, I), a continuous level √ᾱ (§2.4), and the loss
     mean over (32 × k) of (ε − ε̂(√ᾱ·x0 + √(1−ᾱ)·ε, √ᾱ))²."""
 
+    CONFIG_CLASS = DDPMConfig
+
     def __init__(self, config: DDPMConfig):
         self.config = config
         self.schedule = LinearSchedule.from_config(config.schedule)
-        self.model = TransformerDDPM.from_config_dataclass(config.model, name="ddpm")
+        self.model = DDPM_NETWORK.build(config)
         self._sampler = None
 
     def prepare_example(self, window, seed):
@@ -41,5 +43,3 @@ class DDPMTask:
         sampling = self.config.sampling
         return self.sampler().ddim(num_samples, seed, num_steps=sampling.tensorboard_ddim_steps).numpy()
 
-
-MODEL_SPEC = ModelSpec(name="ddpm", config_class=DDPMConfig, build_task=DDPMTask)

@@ -6,7 +6,7 @@ the VAE's space `[N, 32, z_size]` (for decoding). Rows:
   draw is the ground truth of Tables 1 and 3.
 - `ddpm`: ancestral sampling over all N schedule steps (paper: 1000); `ddim`: DDIM with a chosen step count.
 - `mdn`: the TransformerMDN's ancestral samples (unconditional only; it cannot condition on the end).
-- `interpolation`, `prior`: `symdiff_tf.baselines` on the test windows' VAE-space latents.
+- `interpolation`, `prior`: `symdiff_tf.evaluation.baselines` on the test windows' VAE-space latents.
 
 Infilling keeps the first and last quarter of the test windows and regenerates the middle half (`infill_gap`:
 chunks 8..23 of 32, the paper's `baselines.PAPER_GAP`; 4..11 of 16-chunk windows).
@@ -17,7 +17,7 @@ import dataclasses
 
 import numpy as np
 
-from symdiff_tf import baselines
+from symdiff_tf.evaluation import baselines
 from symdiff_tf.evaluation.decode import full_to_scaled, scaled_to_full
 
 UNCONDITIONAL, INFILLING = "unconditional", "infilling"
@@ -93,10 +93,10 @@ def _with_states(result, num_intermediates, num_steps):
 
 def ddpm_rows(diffusion, num_samples: int, seed: int, ddim_steps: int, num_intermediates: int, scaler,
               fill: str) -> dict:
-    """Unconditional `ddpm` and `ddim` rows. `diffusion` is (task, sampler) from `load_sampler`."""
-    task, sampler = diffusion
-    sampling = task.config.sampling
-    num_steps = task.schedule.num_steps
+    """Unconditional `ddpm` and `ddim` rows. `diffusion` is (trained, sampler) from `load_sampler`."""
+    trained, sampler = diffusion
+    sampling = trained.config.sampling
+    num_steps = sampler.schedule.num_steps
     ddpm_seed, ddim_seed = row_seed(seed, "ddpm"), row_seed(seed, "ddim")
     x0, states, steps = _with_states(
         sampler.ddpm(num_samples, ddpm_seed, ddpm_form=sampling.ddpm_form, num_intermediates=num_intermediates),
@@ -115,15 +115,15 @@ def infill_rows(diffusion, test: RowLatents, seed: int, ddim_steps: int, num_int
 
     `original_infill`: the `ddpm` row starts from U[0, 1) and pastes the template noised to level t, as the
     released code (`DiffusionSampler.infill(uniform_start=True, template_at_current_step=True)`)."""
-    task, sampler = diffusion
-    sampling = task.config.sampling
+    trained, sampler = diffusion
+    sampling = trained.config.sampling
     mask = infill_mask(test.scaled.shape[1])
     ddpm_seed = row_seed(seed, "ddpm") + 1
     x0, states, steps = _with_states(
         sampler.infill(test.scaled, mask, ddpm_seed, ddpm_form=sampling.ddpm_form,
                        uniform_start=original_infill, template_at_current_step=original_infill,
                        num_intermediates=num_intermediates),
-        num_intermediates, task.schedule.num_steps)
+        num_intermediates, sampler.schedule.num_steps)
     rows = {"ddpm": from_scaled(scaler, x0, fill, fill_seed, states, steps)}
     ddim = sampler.ddim_infill(test.scaled, mask, row_seed(seed, "ddim") + 1, num_steps=ddim_steps,
                                eta=sampling.ddim_eta)
@@ -131,11 +131,13 @@ def infill_rows(diffusion, test: RowLatents, seed: int, ddim_steps: int, num_int
     return rows
 
 
-def mdn_row(mdn_task, num_samples: int, seed: int, scaler, fill: str) -> RowLatents:
-    """Unconditional TransformerMDN samples, with the configured temperature and return convention."""
-    sampling = mdn_task.config.sampling
+def mdn_row(mdn, num_samples: int, seed: int, scaler, fill: str) -> RowLatents:
+    """Unconditional TransformerMDN samples, with the configured temperature and return convention. `mdn` is
+    (trained, sampler) from `symdiff_tf.mdn.inference.load_mdn`."""
+    trained, sampler = mdn
+    sampling = trained.config.sampling
     mdn_seed = row_seed(seed, "mdn")
-    samples = mdn_task.sampler()(num_samples, mdn_seed, sampling.temperature, sampling.return_values)
+    samples = sampler(num_samples, mdn_seed, sampling.temperature, sampling.return_values)
     return from_scaled(scaler, samples, fill, mdn_seed)
 
 

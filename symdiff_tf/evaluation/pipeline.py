@@ -39,8 +39,9 @@ class EvaluationInputs:
     """What is evaluated.
 
     train_windows, test_windows: scaled windows `[M, 32, k]` of each split. scaler: the `LatentScaler` the
-    models were trained with. vae: a loaded MusicVAE. diffusion: (task, sampler) from
-    `symdiff_tf.diffusion.inference.load_sampler`, or None. mdn: an `MDNTask` with weights, or None.
+    models were trained with. vae: a loaded MusicVAE. diffusion: (trained, sampler) from
+    `symdiff_tf.diffusion.inference.load_sampler`, or None. mdn: (trained, sampler) from
+    `symdiff_tf.mdn.inference.load_mdn`, or None.
     """
 
     train_windows: np.ndarray
@@ -64,7 +65,7 @@ def check_inputs(inputs: EvaluationInputs) -> tuple[int, int]:
         raise ValueError(f"windows have {k} dims, the latent scaler keeps {len(inputs.scaler.kept_dims)}")
     if inputs.vae.z_size != inputs.scaler.z_size:
         raise ValueError(f"the VAE has z_size {inputs.vae.z_size}, the latent scaler expects {inputs.scaler.z_size}")
-    models = {"diffusion": inputs.diffusion and inputs.diffusion[0].model, "mdn": inputs.mdn and inputs.mdn.model}
+    models = {"diffusion": inputs.diffusion and inputs.diffusion[0].model, "mdn": inputs.mdn and inputs.mdn[0].model}
     for name, model in models.items():
         if model is not None:
             expected = (num_chunks, k)
@@ -215,7 +216,7 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
     _write_examples(out_dir, tokens_by_setting, settings, num_chunks)
     meta = {"num_samples": n, "seed": seed, "num_chunks": num_chunks, "kept_dims": len(inputs.scaler.kept_dims),
             "z_size": inputs.scaler.z_size, "fill": fill, "ddim_steps": ddim_steps,
-            "ddpm_steps": inputs.diffusion[0].schedule.num_steps if inputs.diffusion else None,
+            "ddpm_steps": inputs.diffusion[1].schedule.num_steps if inputs.diffusion else None,
             "ground_truth": "train row (N windows drawn from the train split, decoded the same way)",
             "infill_gap_chunks": list(generate.infill_gap(num_chunks)), "original_infill": settings.original_infill,
             "curve_points": settings.curve_points if with_curves else 0,

@@ -30,7 +30,7 @@ def pianoroll_images(vae, scaler, samples, fill: str = "noise", seed: int = 0) -
 
 
 def pianoroll_renderer(vae, scaler, fill: str = "noise", seed: int = 0):
-    """A `render_samples` for `symdiff_tf.training.train`: samples `[n, 32, k]` → `pianoroll_images(...)`.
+    """A `render_samples` for `symdiff_tf.training.loop.train`: samples `[n, 32, k]` → `pianoroll_images(...)`.
 
     Raises ValueError when the scaler's latent size is not the VAE's (`z_size`).
     """

@@ -2,8 +2,8 @@
 
 `tables.json`: {setting: {row: {metric: value}}} with settings `unconditional`, `infilling`, rows in `ROWS`
 order (absent rows left out) and the ten metrics of `METRICS`. Table 1 and 2 come from
-`symdiff_tf.metrics.framewise_metrics` against the train row's OA statistics, Table 3 from
-`symdiff_tf.metrics.latent_metrics` against the train row's scaled latents.
+`symdiff_tf.evaluation.metrics.framewise_metrics` against the train row's OA statistics, Table 3 from
+`symdiff_tf.evaluation.metrics.latent_metrics` against the train row's scaled latents.
 """
 import csv
 import dataclasses
@@ -11,7 +11,7 @@ import json
 import math
 import pathlib
 
-from symdiff_tf import metrics
+from symdiff_tf.evaluation import metrics
 from symdiff_tf.evaluation.decode import window_seconds
 from symdiff_tf.evaluation.generate import INFILLING, ROWS, SETTINGS, infill_gap
 from symdiff_tf.melody.render import CHUNK_SECONDS

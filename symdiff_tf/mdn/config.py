@@ -1,7 +1,7 @@
 """Configuration dataclasses of the TransformerMDN: the `mdn:` section of a config file."""
 import dataclasses
 
-from symdiff_tf.train_config import TrainConfig
+from symdiff_tf.models_common.train_config import TrainConfig
 
 
 @dataclasses.dataclass

@@ -9,8 +9,8 @@ to `[..., K, D]`. The distribution itself is built by `symdiff_tf.mdn.mixture`.
 import keras
 from keras import ops
 
-from symdiff_tf import layers
-from symdiff_tf.model_config import ConstructorConfig
+from symdiff_tf.models_common import layers
+from symdiff_tf.models_common.constructor_config import ConstructorConfig
 
 
 def shift_right(windows):

@@ -1,20 +1,23 @@
-"""The TransformerMDN as a `symdiff_tf.training.TrainingTask`: teacher-forced negative log-likelihood."""
+"""The TransformerMDN as a training task (`symdiff_tf.training.loop.TrainingTask`): teacher-forced negative
+log-likelihood. Registered as "mdn" in `symdiff_tf.training.registry`."""
 import tensorflow as tf
 
 from symdiff_tf.mdn.config import MDNConfig
+from symdiff_tf.mdn.inference import MDN_NETWORK
 from symdiff_tf.mdn.mixture import negative_log_likelihood
-from symdiff_tf.mdn.model import TransformerMDN, shift_right
+from symdiff_tf.mdn.model import shift_right
 from symdiff_tf.mdn.sampling import MDNSampler
-from symdiff_tf.models import ModelSpec
 
 
 class MDNTask:
     """Trains `TransformerMDN` on windows `[32, k]`: per example, the NLL averaged over its L positions
     (`original.md` §3.3 averages over batch × positions; the trainer then averages over the global batch)."""
 
+    CONFIG_CLASS = MDNConfig
+
     def __init__(self, config: MDNConfig):
         self.config = config
-        self.model = TransformerMDN.from_config_dataclass(config.model, name="transformer_mdn")
+        self.model = MDN_NETWORK.build(config)
         self._sampler = None
 
     def prepare_example(self, window: tf.Tensor, seed: tf.Tensor) -> dict:
@@ -37,6 +40,3 @@ class MDNTask:
         sampling = self.config.sampling
         return self.sampler()(num_samples, seed, sampling.temperature, sampling.return_values)
 
-
-# Registry entry (`symdiff_tf.models`): the task for an `mdn:` config section.
-MODEL_SPEC = ModelSpec(name="mdn", config_class=MDNConfig, build_task=MDNTask)

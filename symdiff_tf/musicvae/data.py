@@ -29,7 +29,7 @@ def load_token_chunks(source, track: str | None = None, quantize: str | None = N
 
     For MIDI folders, `quantize` None means `default_quantize(track)` ("beats" with a track, else "paper").
     """
-    from symdiff_tf.tfds_spec import is_tfds_spec
+    from symdiff_tf.data.tfds_spec import is_tfds_spec
 
     if is_tfds_spec(source):
         return tfds_chunks(str(source), progress)
@@ -80,7 +80,7 @@ def tfds_chunks(spec: str, progress: bool = True):
     """
     import tensorflow_datasets as tfds
 
-    from symdiff_tf.tfds_spec import open_builder
+    from symdiff_tf.data.tfds_spec import open_builder
 
     builder = open_builder(spec)
     if not {"tokens", "rests"} <= set(builder.info.features.keys()):

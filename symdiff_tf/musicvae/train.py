@@ -28,11 +28,11 @@ import numpy as np
 import tensorflow as tf
 
 from symdiff_tf import summaries
+from symdiff_tf.data.stream import training_stream
 from symdiff_tf.melody.chunks import CLASS_FIRST_PITCH as FIRST_NOTE_CLASS
 from symdiff_tf.musicvae import build_model
 from symdiff_tf.musicvae.compiled import gumbel_noise
 from symdiff_tf.musicvae.configs import NUM_CLASSES, MusicVAEConfig
-from symdiff_tf.training import training_stream
 
 LAST_NOTE_CLASS = NUM_CLASSES - 1  # classes 2..89 are note-ons for MIDI 21..108
 

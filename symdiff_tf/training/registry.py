@@ -1,17 +1,19 @@
 """The model registry: config section name → `ModelSpec` (config dataclass + task builder).
 
-A model registers by adding one line to `MODELS` naming the module that defines its `MODEL_SPEC`; the module is
-imported only when the model is used, so this file stays cheap. A spec's config dataclass has a `train:
-TrainConfig` field, and `build_task(config)` returns a `symdiff_tf.training.TrainingTask` whose `model` is built.
+A model registers by adding one line to `MODELS` naming its task class as `module:Class`; the module is imported
+only when the model is used, so this file stays cheap. The task class has a `CONFIG_CLASS` (the section's
+dataclass, with a `train: TrainConfig` field) and is built from one: `Task(config)` is a
+`symdiff_tf.training.loop.TrainingTask` whose `model` is built. The registry lives here, not beside the models,
+so that the models never import the training package.
 """
 import dataclasses
 import importlib
 import typing
 
-# section name in the config file → module that defines MODEL_SPEC
+# section name in the config file → its task class
 MODELS = {
-    "ddpm": "symdiff_tf.diffusion.task",
-    "mdn": "symdiff_tf.mdn.task",
+    "ddpm": "symdiff_tf.diffusion.task:DDPMTask",
+    "mdn": "symdiff_tf.mdn.task:MDNTask",
 }
 
 
@@ -26,7 +28,9 @@ def get_spec(name: str) -> ModelSpec:
     """The `ModelSpec` of model `name` (a key of `MODELS`)."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; registered: {sorted(MODELS)}")
-    return importlib.import_module(MODELS[name]).MODEL_SPEC
+    module_name, _, class_name = MODELS[name].partition(":")
+    task_class = getattr(importlib.import_module(module_name), class_name)
+    return ModelSpec(name=name, config_class=task_class.CONFIG_CLASS, build_task=task_class)
 
 
 def load_model_config(name: str, config_file, overrides=()) -> typing.Any:

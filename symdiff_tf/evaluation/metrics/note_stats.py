@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from symdiff_tf.metrics.notes import END, PITCH, START, as_note_array
+from symdiff_tf.evaluation.metrics.notes import END, PITCH, START, as_note_array
 
 STEP_SECONDS = 0.125  # a sixteenth note at 120 qpm
 BAR_SECONDS = 2.0  # a 4/4 bar at 120 qpm

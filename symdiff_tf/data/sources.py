@@ -2,17 +2,24 @@
 
 Accepted specs:
 - `tfds:NAME/CONFIG[@DATA_DIR]`: a built latent config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_cat_mel_2bar_big`),
-  through `symdiff_tf.latents.open_tfds_windows` with a `LatentDataConfig` (windows `[window_chunks, k]`); the
-  `eval` split is the dataset's validation split (else test), scaled with the train statistics;
+  through `open_tfds_windows` with a `LatentDataConfig` (windows `[window_chunks, k]`); the `eval` split
+  is the dataset's validation split (else test), scaled with the train statistics;
 - `PATH.npy`: an array `[N, 32, k]` (the training split; there is no validation split);
 - `PATH.npz`: arrays named `train` and optionally `eval` (or `validation`); a single-array file is `train`;
 - `synthetic:N` or `synthetic:N:k`: N smooth random windows with k dims (default 42) in [−1, 1], for tests.
   The `eval` split of a synthetic spec is 64 further windows from a different seed.
 """
+import dataclasses
 import pathlib
 
 import numpy as np
 import tensorflow as tf
+
+from symdiff_tf.data.latent_config import LatentDataConfig
+from symdiff_tf.data.latent_windows import datasets_for_training
+from symdiff_tf.data.scaler import LatentScaler
+from symdiff_tf.data.tfds_spec import is_tfds_spec, open_builder
+from symdiff_tf.errors import load_array, load_arrays
 
 SEQUENCE_LENGTH = 32
 SYNTHETIC_EVAL_SIZE = 64
@@ -60,34 +67,65 @@ def load_window_array(spec: str, split: str = "train") -> np.ndarray | None:
     path = pathlib.Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"--data {spec!r}: no such file (expected .npy, .npz or synthetic:N)")
+    what = "scaled latent windows [n, 32, k] (float)"
     if path.suffix == ".npy":
-        return _check(np.load(path), str(path)) if split == "train" else None
+        return _check(load_array(path, what), str(path)) if split == "train" else None
     if path.suffix == ".npz":
-        with np.load(path) as archive:
-            names = list(archive.keys())
-            if split == "train":
-                name = "train" if "train" in names else (names[0] if len(names) == 1 else None)
-                if name is None:
-                    raise ValueError(f"{path}: expected an array named 'train' (found {names})")
-            else:
-                name = next((n for n in ("eval", "validation") if n in names), None)
-                if name is None:
-                    return None
-            return _check(archive[name], f"{path}[{name}]")
+        arrays = load_arrays(path, what)
+        if split == "train":
+            name = "train" if "train" in arrays else (next(iter(arrays)) if len(arrays) == 1 else None)
+            if name is None:
+                raise ValueError(f"{path}: expected an array named 'train' (found {sorted(arrays)})")
+        else:
+            name = next((n for n in ("eval", "validation") if n in arrays), None)
+            if name is None:
+                return None
+        return _check(arrays[name], f"{path}[{name}]")
     raise ValueError(f"--data {spec!r}: unsupported file type {path.suffix!r} (expected .npy or .npz)")
 
 
 def open_windows(spec: str, split: str = "train", latent_config=None) -> tf.data.Dataset | None:
     """`--data SPEC` → a finite, fixed-order dataset of `[32, k]` float32 windows, or None if `split` is absent.
 
-    `latent_config` (a `symdiff_tf.latents.LatentDataConfig`, default its defaults) says how `tfds:` latents become
-    windows; other specs ignore it.
+    `latent_config` (a `LatentDataConfig`, default its defaults) says how `tfds:` latents become windows; other
+    specs ignore it.
     """
-    from symdiff_tf.tfds_spec import is_tfds_spec
-
     if is_tfds_spec(spec):
-        from symdiff_tf.latents import open_tfds_windows
-
         return open_tfds_windows(spec, split, latent_config)
     array = load_window_array(spec, split)
     return None if array is None else tf.data.Dataset.from_tensor_slices(array)
+
+
+_OPENED = {}  # spec -> (train_ds, eval_ds, scaler): the train statistics are computed once per process
+
+
+def open_tfds_windows(spec: str, split: str = "train", config: LatentDataConfig | None = None):
+    """The `--data` seam for built TFDS latents: `tfds:NAME/CONFIG[@DATA_DIR]` -> windows of `split`, or None.
+
+    `split` is "train" or "eval" (the dataset's "validation" split, else "test"). NAME/CONFIG is a built latent
+    config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_cat_mel_2bar_big@~/tensorflow_datasets`); kept dims come
+    from its metadata `mean_sigma_train`. `opened_scaler(spec)` gives the statistics to save beside the model.
+    """
+    if split not in ("train", "eval"):
+        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+    config = config or LatentDataConfig()
+    key = (spec, dataclasses.astuple(config))
+    if key not in _OPENED:
+        builder = open_builder(spec)
+        splits = set(builder.info.splits)
+        eval_split = next((s for s in ("validation", "test") if s in splits), None)
+        _OPENED[key] = datasets_for_training(
+            builder.as_dataset(split="train"), config,
+            evaluation=builder.as_dataset(split=eval_split) if eval_split else None,
+            mean_sigma_per_dim=builder.info.metadata.get("mean_sigma_train"))
+    train_ds, eval_ds, _ = _OPENED[key]
+    return train_ds if split == "train" else eval_ds
+
+
+def opened_scaler(spec: str, config: LatentDataConfig | None = None) -> LatentScaler:
+    """The scaler `open_tfds_windows(spec)` fit on train, to `save` beside the model."""
+    config = config or LatentDataConfig()
+    key = (spec, dataclasses.astuple(config))
+    if key not in _OPENED:
+        open_tfds_windows(spec, "train", config)
+    return _OPENED[key][2]

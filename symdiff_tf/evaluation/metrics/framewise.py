@@ -13,7 +13,7 @@ An empty frame has no notes; `empty_frames="zero"` (default, the original's conv
 variance 0, a point mass at 0, so with the exact OA two empty frames in a row score 1 and an empty frame next to
 a sounding one scores 0; `empty_frames="skip"` drops every pair that touches an empty frame.
 
-Everything here works on anything `symdiff_tf.metrics.notes.as_note_array` accepts (NoteSequences, MIDI file
+Everything here works on anything `symdiff_tf.evaluation.metrics.notes.as_note_array` accepts (NoteSequences, MIDI file
 paths, [num_notes, 3] arrays).
 """
 import dataclasses
@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 
-from symdiff_tf.metrics.notes import END, PITCH, START, as_note_array, trim_notes
-from symdiff_tf.metrics.overlap import overlap_function
+from symdiff_tf.evaluation.metrics.notes import END, PITCH, START, as_note_array, trim_notes
+from symdiff_tf.evaluation.metrics.overlap import overlap_function
 
 EMPTY_FRAME_RULES = ("zero", "skip")
 

@@ -7,7 +7,7 @@
   filling the gap (infilling).
 
 Latents are arrays [..., num_chunks, latent_dim] in the VAE's own (unscaled) space, as the original built these
-baselines on 512-d vectors before decoding; trim and scale them afterwards (`symdiff_tf.latents`) for the
+baselines on 512-d vectors before decoding; trim and scale them afterwards (`symdiff_tf.data.scaler`) for the
 latent-space metrics. Seeded with `numpy.random.default_rng(seed)`.
 """
 import numpy as np

@@ -47,7 +47,7 @@ def overlapping_area(mean1, var1, mean2, var2) -> float:
           means are equal and 0 otherwise; a point mass against a Gaussian with variance > 0 gives 0 (they share
           no probability mass). Callers that want quantised data (integer pitches, durations on a sixteenth-note
           grid) to count as overlapping floor the variances first (`min_variance` in
-          `symdiff_tf.metrics.framewise`).
+          `symdiff_tf.evaluation.metrics.framewise`).
 
     Raises:
         ValueError: for a negative variance or a non-finite argument.

@@ -9,7 +9,7 @@
 
 Pieces are NoteSequences, MIDI file paths or [num_notes, 3] arrays (pitch, start s, end s). See docs/metrics.md.
 """
-from symdiff_tf.metrics.framewise import (
+from symdiff_tf.evaluation.metrics.framewise import (
     FrameSpec,
     OverlapStatistics,
     adjacent_overlaps,
@@ -20,8 +20,8 @@ from symdiff_tf.metrics.framewise import (
     overlap_statistics,
     relative_similarity,
 )
-from symdiff_tf.metrics.latent import flatten_latents, frechet_distance, latent_metrics, mmd
-from symdiff_tf.metrics.note_stats import (
+from symdiff_tf.evaluation.metrics.latent import flatten_latents, frechet_distance, latent_metrics, mmd
+from symdiff_tf.evaluation.metrics.note_stats import (
     longest_repetition,
     mean_note_statistics,
     note_density,
@@ -29,8 +29,8 @@ from symdiff_tf.metrics.note_stats import (
     pitch_class_entropy,
     rest_share,
 )
-from symdiff_tf.metrics.notes import as_note_array
-from symdiff_tf.metrics.overlap import overlapping_area, overlapping_area_original
+from symdiff_tf.evaluation.metrics.notes import as_note_array
+from symdiff_tf.evaluation.metrics.overlap import overlapping_area, overlapping_area_original
 
 __all__ = [
     "FrameSpec",

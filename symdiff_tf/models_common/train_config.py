@@ -1,10 +1,14 @@
-"""`TrainConfig`: the `train:` subsection shared by every trainable model (diffusion, TransformerMDN)."""
+"""`TrainConfig`: the `train:` subsection shared by every trainable model (diffusion, TransformerMDN).
+
+It lives beside the models, not in `symdiff_tf.training`, because it is a field of their config sections
+(`DDPMConfig.train`), which inference reads too; only the training loop acts on its values.
+"""
 import dataclasses
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Optimisation and bookkeeping of `symdiff_tf.training.train` (`original.md` §2.5, §3.1).
+    """Optimisation and bookkeeping of `symdiff_tf.training.loop.train` (`original.md` §2.5, §3.1).
 
     The learning rate is `learning_rate · lr_decay_rate^floor(step / lr_decay_steps)` (stepped exponential).
     The paper's text says the decay comes every 4000 steps; the released diffusion config used 10000.

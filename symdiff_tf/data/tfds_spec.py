@@ -1,6 +1,6 @@
 """`tfds:NAME/CONFIG[@DATA_DIR]`: a built TensorFlow Datasets dataset (`lakh_midi`) named by a `--data` option.
 
-Used by the latent window pipeline (`symdiff_tf.latents.open_tfds_windows`, for `symdiff train`) and the
+Used by the latent window pipeline (`symdiff_tf.data.sources.open_tfds_windows`, for `symdiff train`) and the
 MusicVAE token source (`symdiff_tf.musicvae.data`, for `symdiff train-vae`).
 """
 import os
@@ -32,3 +32,9 @@ def open_builder(spec: str):
         raise ValueError(f"{spec}: no train split (built: {sorted(splits)}) in {builder.data_dir}; build it with "
                          "tfds.builder(...).download_and_prepare() first (docs/data.md)")
     return builder
+
+
+def recorded_vae_path(spec: str) -> str | None:
+    """The MusicVAE file the latent config of `spec` was encoded with, as its builder recorded it in the dataset's
+    metadata (`config.vae`); None for a config without latents."""
+    return (open_builder(spec).info.metadata.get("config") or {}).get("vae")
