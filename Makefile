@@ -9,7 +9,7 @@ DEMO_OUT ?= demo_out
 # magenta is a reference only (parity tests, benchmarks, checkpoint import checks): no deps, never a runtime import.
 MAGENTA := magenta==2.1.4
 
-.PHONY: install install-test demo test bench clean
+.PHONY: install install-test demo test bench clean default-model
 
 $(VENV)/.stamp-install: setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ install-test: $(VENV)/.stamp-test
 
 demo: install
 	$(VENV)/bin/symdiff melodies $(SHARED)/pop909/midi/001.mid $(SHARED)/pop909/midi/002.mid $(SHARED)/pop909/midi/003.mid --track MELODY --out $(DEMO_OUT)
+
+# the shipped default model from POP909 (hours of CPU; resumable: run it again after an interruption)
+default-model: install
+	$(PY) scripts/default_model.py
 
 test: install-test
 	$(PY) -m pytest -n 2 -q

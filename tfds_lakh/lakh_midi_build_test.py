@@ -9,7 +9,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tfds_lakh
-from symdiff_tf import melody
+from symdiff_tf import melody, musicvae
+from symdiff_tf.musicvae.identity import vae_content_hash
 from symdiff_tf.paths import shared_data_dir
 from tfds_lakh import lakh_midi_dataset_builder as lakh
 from tfds_lakh.lakh_midi_dataset_builder_test import TINY_VAE_CONFIG, write_tiny_vae
@@ -107,9 +108,22 @@ def test_config_names_follow_parameters():
     assert lakh.make_config().name == "tokens"
     assert lakh.make_config(quantize="beats", track="MELODY", split="pop909").name == \
         "tokens-beats-track_MELODY-split_pop909"
-    assert lakh.make_config(vae="/models/cat-mel_2bar_big.keras").name == "latents_cat_mel_2bar_big"  # "-" separates parameters
     with pytest.raises(ValueError, match="quantize"):
         lakh.make_config(quantize="seconds")
+
+
+def test_latent_config_names_follow_the_vae_content_not_its_file_name(tmp_path):
+    first, second, copy = tmp_path / "a" / "model.keras", tmp_path / "b" / "model.keras", tmp_path / "c.keras"
+    for path in (first, second):
+        path.parent.mkdir()
+        musicvae.build_model("tiny").save(path)  # two fresh random VAEs with the same file name
+    shutil.copy(first, copy)
+    names = [lakh.make_config(vae=str(path), track="MELODY", split="pop909").name for path in (first, second, copy)]
+    assert names[0] != names[1]
+    assert names[0] == names[2] == f"latents_{vae_content_hash(first)}-beats-track_MELODY-split_pop909"
+    assert lakh.make_config(vae=str(first), encode_rests=True).name == f"latents_{vae_content_hash(first)}-rests_encoded"
+    with pytest.raises(ValueError, match="content hash"):
+        lakh.LakhMidiConfig(name="auto", vae=str(second), vae_hash=vae_content_hash(first))
 
 
 def _beam_options(mode):

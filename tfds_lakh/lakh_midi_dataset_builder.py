@@ -9,7 +9,8 @@ changing them needs no rebuild and the data is ~32x smaller than the original's 
 
 Configs (`LakhMidiConfig`) are named after their parameters: `tokens` (paper quantisation, hash split, no VAE),
 `tokens-beats`, `tokens-beats-track_MELODY-split_pop909` (POP909's melody track and split), and any latent config
-made with `make_config(vae=PATH, ...)` (name `latents_<vae file stem>-...`).
+made with `make_config(vae=PATH, ...)` (name `latents_<the VAE's content hash>-...`, so that another VAE never
+reuses a dataset, whatever its file is called).
 
 Beam: when `download_config` carries `beam_runner` or `beam_options`, `_generate_examples` returns a Beam
 PTransform (files read in parallel, VAE encoding in batches, statistics combined in the pipeline); otherwise
@@ -31,6 +32,7 @@ from etils import epath
 from symdiff_tf import melody as melody_lib
 from symdiff_tf.melody.extract import QUANTIZE_MODES, default_quantize
 from symdiff_tf.melody.midi_io import MIDI_SUFFIXES
+from symdiff_tf.melody.splits import pop909_split
 
 ARCHIVES = ("lmd_full.tar.gz", "clean_midi.tar.gz", "lmd_matched.tar.gz")
 SPLIT_RULES = ("hash", "pop909")
@@ -64,7 +66,11 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
         split: "hash" (by the file content's MD5: `validation_percent`% validation, rest train, as the paper's
             99/1) or "pop909" (song number N from the file name: N%10==0 test, N%10==5 validation, else train).
         validation_percent: share of files in validation for the hash split.
-        vae: path of a MusicVAE file for `symdiff_tf.musicvae.load`; None = tokens only.
+        vae: path of a MusicVAE file for `symdiff_tf.musicvae.load`; None = tokens only. The config's name
+            and metadata carry the VAE's content hash (`symdiff_tf.musicvae.identity.vae_content_hash`), never
+            its file name: another VAE gives another dataset, the same VAE reuses it wherever its file lies.
+        encode_rests: False (the original): rest chunks get all-zero mu and sigma and are not encoded; True:
+            they are encoded like any chunk (for a VAE trained with them, `train-vae --keep-rests`).
         encode_batch_size: chunks per VAE call.
     """
 
@@ -73,7 +79,9 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
     split: str = "hash"
     validation_percent: int = 1
     vae: str | None = None
+    encode_rests: bool = False
     encode_batch_size: int = 256
+    vae_hash: str | None = None  # filled from `vae` (the content hash); given, it must match
 
     def __post_init__(self):
         if self.quantize is None:
@@ -84,26 +92,44 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
             raise ValueError(f"lakh_midi config: split={self.split!r}, expected one of {SPLIT_RULES}")
         if not 0 <= self.validation_percent < 100:
             raise ValueError(f"lakh_midi config: validation_percent={self.validation_percent}, expected 0..99")
+        if self.vae is not None:
+            self.vae_hash = checked_vae_hash(self.vae, self.vae_hash)
+        elif self.encode_rests:
+            raise ValueError("lakh_midi config: encode_rests=True needs a vae")
         if self.name in (None, "", "auto"):
-            self.name = config_name(self.quantize, self.track, self.split, self.vae, self.validation_percent)
+            self.name = config_name(self.quantize, self.track, self.split, self.vae_hash, self.validation_percent,
+                                    self.encode_rests)
         if self.version is None:
             self.version = "1.0.0"
         if not self.description:
             self.description = (f"melodies quantised in {self.quantize} mode, track={self.track or 'all'}, "
-                                f"{self.split} split" + (f", MusicVAE latents from {self.vae}" if self.vae else
-                                                         ", tokens only"))
+                                f"{self.split} split" + (f", latents of the MusicVAE {self.vae_hash} ({self.vae})"
+                                                         if self.vae else ", tokens only"))
 
     def record(self) -> dict:
         """The settings that shaped the data, stored in the dataset's metadata."""
         return {"quantize": self.quantize, "track": self.track, "split": self.split,
-                "validation_percent": self.validation_percent, "vae": self.vae,
+                "validation_percent": self.validation_percent, "vae": self.vae, "vae_hash": self.vae_hash,
+                "encode_rests": self.encode_rests,
                 "storage": "per_melody (no windows: windows are made by symdiff_tf.data.latent_windows)",
                 "chunk_steps": CHUNK_STEPS}
 
 
-def config_name(quantize="paper", track=None, split="hash", vae=None, validation_percent=1) -> str:
-    """The config name made from its parameters; the paper's settings without a VAE give `tokens`."""
-    parts = ["tokens" if vae is None else "latents_" + re.sub(r"[^A-Za-z0-9_]", "_", epath.Path(vae).stem)]
+def checked_vae_hash(vae, expected=None) -> str:
+    """The content hash of the VAE file `vae`; ValueError naming the file when it differs from `expected`."""
+    from symdiff_tf.musicvae.identity import vae_content_hash
+
+    found = vae_content_hash(vae)
+    if expected and expected != found:
+        raise ValueError(f"lakh_midi config: {vae} has content hash {found}, the config says vae_hash={expected}")
+    return found
+
+
+def config_name(quantize="paper", track=None, split="hash", vae_hash=None, validation_percent=1,
+                encode_rests=False) -> str:
+    """The config name made from its parameters; the paper's settings without a VAE give `tokens`, a VAE adds
+    `latents_<its content hash>`."""
+    parts = ["tokens" if vae_hash is None else "latents_" + vae_hash]
     if quantize != "paper":
         parts.append(quantize)
     if track:
@@ -112,17 +138,19 @@ def config_name(quantize="paper", track=None, split="hash", vae=None, validation
         parts.append("split_" + split)
     elif validation_percent != 1:
         parts.append(f"val{validation_percent}")
+    if encode_rests:
+        parts.append("rests_encoded")
     return "-".join(parts)
 
 
 def make_config(quantize=None, track=None, split="hash", vae=None, validation_percent=1,
-                encode_batch_size=256) -> LakhMidiConfig:
-    """A config named after its parameters, e.g. `make_config(vae="vae.keras")` -> `latents_vae`.
+                encode_batch_size=256, encode_rests=False) -> LakhMidiConfig:
+    """A config named after its parameters, e.g. `make_config(vae="vae.keras")` -> `latents_<VAE hash>`.
 
     quantize None: "beats" when a track is named, else "paper" (see `LakhMidiConfig`)."""
     return LakhMidiConfig(name="auto", quantize=quantize, track=track, split=split, vae=None if vae is None
                           else str(vae), validation_percent=validation_percent,
-                          encode_batch_size=encode_batch_size)
+                          encode_batch_size=encode_batch_size, encode_rests=encode_rests)
 
 
 
@@ -165,11 +193,7 @@ def content_digest(path) -> str:
 def assign_split(name: str, digest: str, config: LakhMidiConfig) -> str:
     """Split of one file: by content hash, or POP909's rule on the song number in the file name."""
     if config.split == "pop909":
-        stem = epath.Path(name).stem
-        if not stem.isdigit():
-            raise ValueError(f"{name}: the pop909 split needs a song number as file name (e.g. 005.mid)")
-        number = int(stem)
-        return "test" if number % 10 == 0 else "validation" if number % 10 == 5 else "train"
+        return pop909_split(name)
     return "validation" if int(digest, 16) % 100 < config.validation_percent else "train"
 
 
@@ -220,9 +244,10 @@ class ChunkEncoder:
     The model is loaded on first use (`symdiff_tf.musicvae.load`), so a Beam worker loads it once per process.
     """
 
-    def __init__(self, vae_path: str, batch_size: int = 256):
+    def __init__(self, vae_path: str, batch_size: int = 256, encode_rests: bool = False):
         self.vae_path = vae_path
         self.batch_size = int(batch_size)
+        self.encode_rests = bool(encode_rests)
         self._model = None
 
     @property
@@ -243,13 +268,17 @@ class ChunkEncoder:
         return np.concatenate(mus), np.concatenate(sigmas)
 
     def encode_melodies(self, melodies: list[dict]) -> list[dict]:
-        """Adds `mu`, `sigma` `[n_chunks, z_size]` to each melody; rest chunks get zeros and are not encoded."""
-        pending = [m for m in melodies if (~m["rests"]).any()]
+        """Adds `mu`, `sigma` `[n_chunks, z_size]` to each melody; rest chunks get zeros and are not encoded,
+        unless `encode_rests`."""
+        def encoded(m):
+            return np.ones_like(m["rests"]) if self.encode_rests else ~m["rests"]
+
+        pending = [m for m in melodies if encoded(m).any()]
         if pending:
-            mu, sigma = self.encode_tokens(np.concatenate([m["tokens"][~m["rests"]] for m in pending]))
+            mu, sigma = self.encode_tokens(np.concatenate([m["tokens"][encoded(m)] for m in pending]))
         begin = 0
         for m in melodies:
-            played = ~m["rests"]
+            played = encoded(m)
             count = int(played.sum())
             z_size = self.model.z_size
             m["mu"] = np.zeros((len(played), z_size), np.float32)
@@ -502,7 +531,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _encoder(self):
         config = self.builder_config
-        return ChunkEncoder(config.vae, config.encode_batch_size) if config.vae else None
+        return ChunkEncoder(config.vae, config.encode_batch_size, config.encode_rests) if config.vae else None
 
     def _generate_examples(self, files, split):
         if getattr(self, "_use_beam", False):

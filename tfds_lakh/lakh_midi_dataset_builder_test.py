@@ -13,8 +13,6 @@ import tensorflow_datasets as tfds
 import tfds_lakh
 from tfds_lakh import lakh_midi_dataset_builder as lakh
 
-_VAE_DIR = pathlib.Path(tempfile.mkdtemp(prefix="lakh_midi_test_vae_"))
-TINY_VAE_CONFIG = lakh.make_config(vae=str(_VAE_DIR / "tiny_vae.keras"), encode_batch_size=8)
 
 
 def write_tiny_vae(path):
@@ -25,6 +23,11 @@ def write_tiny_vae(path):
     if not path.exists():
         musicvae.build_model("tiny").save(path)
     return path
+
+
+_VAE_DIR = pathlib.Path(tempfile.mkdtemp(prefix="lakh_midi_test_vae_"))
+# the config is named after the VAE's content hash, so the file must exist first
+TINY_VAE_CONFIG = lakh.make_config(vae=str(write_tiny_vae(_VAE_DIR / "tiny_vae.keras")), encode_batch_size=8)
 
 
 class LakhMidiTokensTest(tfds.testing.DatasetBuilderTestCase):

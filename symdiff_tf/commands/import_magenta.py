@@ -1,6 +1,5 @@
 """`symdiff import-magenta CHECKPOINT --config NAME --out FILE`: a Magenta MusicVAE checkpoint -> `.keras`."""
 import pathlib
-import sys
 
 
 def register(subparsers):
@@ -20,13 +19,11 @@ def run(args) -> int:
 
     out = pathlib.Path(args.out)
     if out.suffix != ".keras":
-        raise SystemExit(f"--out {out}: the file name must end in .keras")
-    try:
-        model = import_checkpoint(args.checkpoint, args.config)
-    except ValueError as err:  # missing/mis-shaped variables, unknown config, not a checkpoint
-        print(f"import-magenta: {err}", file=sys.stderr)
-        return 1
+        raise ValueError(f"--out {out}: the file name must end in .keras")
+    model = import_checkpoint(args.checkpoint, args.config)  # ValueError names what is wrong with the checkpoint
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     print(f"wrote {out} ({model.count_params():,} parameters, config {args.config})")
+    print(f"next: symdiff melodies MIDI_FOLDER --out melodies/, then the latent dataset with vae={out} "
+          "(README, 'A typical run')")
     return 0

@@ -4,6 +4,9 @@ and piano roll, and a JSON summary.
 Output:
 - `DIR/<file>.<k>.mid` and `.png` for every melody with at least one 2-bar chunk (rendered at 120 qpm, chunk i at
   exactly 4 s * i; notes held across a chunk boundary carry on, as in the source melody);
+- `DIR/chunks.npz` (with `--split pop909`: `DIR/chunks-train.npz`, `-validation`, `-test`): every melody's
+  2-bar chunk tokens and rest flags in the format of `symdiff_tf.melody.chunk_archive`, which `train-vae --data`,
+  `infill --template` and `evaluate` read;
 - `DIR/summary.json`: `files_read`, `melodies`, `chunks`, `windows` (windows of `--window-length` chunks),
   `windows_by_length` (for 16, 32 and `--window-length`), `rest_chunks`, `skipped` (a list of `{"file", "reason"}`
   for every file that could not be read or gave no melody of at least one chunk) and the settings used.
@@ -32,6 +35,11 @@ def register(subparsers) -> None:
     parser.add_argument("--window-length", type=int, default=32, help="chunks per window (default 32 = 64 bars)")
     parser.add_argument("--window-stride", type=int, default=1, help="chunks between window starts (default 1)")
     parser.add_argument("--allow-rests", action="store_true", help="count windows that hold rest chunks")
+    parser.add_argument("--no-render", action="store_true",
+                        help="write only the chunk archive(s) and summary.json, no MIDI or piano roll per melody")
+    parser.add_argument("--split", choices=("none", "pop909"), default="none",
+                        help="'pop909': write the chunks of POP909's train / validation / test songs (by song "
+                             "number) to three files, so that test songs never reach training (default: one file)")
     parser.set_defaults(func=run)
 
 
@@ -56,9 +64,11 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from symdiff_tf.melody import file_to_melodies
+    from symdiff_tf.melody.chunk_archive import save_chunk_archive
     from symdiff_tf.melody.extract import default_quantize
     from symdiff_tf.melody.pianoroll import save_pianoroll
     from symdiff_tf.melody.render import tokens_to_midi
+    from symdiff_tf.melody.splits import pop909_split
     from symdiff_tf.melody.windows import window_starts
 
     quantize = args.quantize or default_quantize(args.track)
@@ -71,6 +81,7 @@ def run(args) -> int:
     summary = {"files_read": 0, "melodies": 0, "chunks": 0, "rest_chunks": 0, "windows": 0,
                "windows_by_length": {str(n): 0 for n in lengths}}
     used_stems = set()
+    by_split = {}  # split name -> MelodyRecords
     for path in tqdm(files, desc="melodies", unit="file"):
         try:
             records = file_to_melodies(path, track=args.track, quantize=quantize)
@@ -86,6 +97,12 @@ def run(args) -> int:
             skipped.append({"file": str(path), "reason": "no melody of at least one 2-bar chunk (no usable notes "
                                                          "in MIDI pitches 21..108 outside drums)"})
             continue
+        try:
+            split = "all" if args.split == "none" else pop909_split(path)
+        except ValueError as e:
+            skipped.append({"file": str(path), "reason": str(e)})
+            continue
+        by_split.setdefault(split, []).extend(records)
         stem = _unique_stem(path, used_stems)
         for k, record in enumerate(records):
             summary["melodies"] += 1
@@ -94,19 +111,32 @@ def run(args) -> int:
             for n in lengths:
                 count = len(window_starts(record.n_chunks, n, args.window_stride, record.rests, args.allow_rests))
                 summary["windows_by_length"][str(n)] += count
+            if args.no_render:
+                continue
             name = f"{stem}.{k}"
             tokens_to_midi(record.chunks, out / f"{name}.mid", continuous=True)
             label = record.track or f"instrument {record.instrument}"
             save_pianoroll(out / f"{name}.png", record.chunks, rests=record.rests, continuous=True,
                            title=f"{path.name} - {label} - {record.n_chunks} chunks from {record.start_seconds:.1f} s")
+    archives = []
+    for split, records in sorted(by_split.items()):
+        archive = out / ("chunks.npz" if split == "all" else f"chunks-{split}.npz")
+        summary.setdefault("chunk_files", {})[archive.name] = save_chunk_archive(archive, records)
+        archives.append(archive)
     summary["windows"] = summary["windows_by_length"][str(args.window_length)]
     summary["skipped"] = skipped
     summary["settings"] = {"quantize": quantize, "track": args.track, "window_length": args.window_length,
-                           "window_stride": args.window_stride, "allow_rests": args.allow_rests}
+                           "window_stride": args.window_stride, "allow_rests": args.allow_rests,
+                           "split": args.split}
     with open(out / "summary.json", "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     print(f"{summary['files_read']} files read, {summary['melodies']} melodies, {summary['chunks']} chunks, "
-          f"{summary['windows']} windows of {args.window_length} chunks, {len(skipped)} skipped -> {out}")
+          f"{summary['windows']} windows of {args.window_length} chunks, {len(skipped)} skipped")
+    print(f"wrote {out}/: " + ("" if args.no_render else "a MIDI file and a piano roll per melody, ") + "summary.json, "
+          + ", ".join(a.name for a in archives))
+    if archives:
+        train = next((a for a in archives if a.name in ("chunks.npz", "chunks-train.npz")), archives[0])
+        print(f"next: symdiff train-vae --config configs/default.yaml --data {train} --workdir runs/vae")
     return 0 if summary["files_read"] else 1
 
 

@@ -21,10 +21,17 @@ def register(subparsers):
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--eval-every", type=int, default=500)
-    parser.add_argument("--eval-fraction", type=float, default=0.05, help="share of chunks held out for evaluation")
+    parser.add_argument("--eval-data", default=None,
+                        help="chunks to evaluate on, in any --data form (a tfds: spec reads its validation split); "
+                             "default: hold out --eval-fraction of --data")
+    parser.add_argument("--eval-fraction", type=float, default=0.05,
+                        help="share of --data held out for evaluation when --eval-data is not given")
     parser.add_argument("--track", default=None, help="MIDI track name for melody extraction (folders only)")
     parser.add_argument("--quantize", choices=QUANTIZE_MODES, default=None,
                         help="melody quantisation for MIDI folders (default: beats with --track, else paper)")
+    parser.add_argument("--keep-rests", action="store_true",
+                        help="train on the rest chunks too (silent, or notes in one bar only), for a latent dataset "
+                             "built with encode_rests; default: leave them out, as the paper's zero latents")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field, e.g. --set sampling_schedule= --set max_beta=0.2")
     parser.add_argument("--no-progress", action="store_true")
@@ -34,20 +41,22 @@ def register(subparsers):
 def run(args) -> int:
     import logging
 
-    from symdiff_tf.config import ConfigError, apply_overrides
+    from symdiff_tf.config import apply_overrides
     from symdiff_tf.musicvae.configs import get_config
     from symdiff_tf.musicvae.data import load_token_chunks, split_train_eval
     from symdiff_tf.musicvae.train import Trainer, TrainOptions
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        config = get_config(args.config, apply_overrides({}, args.overrides))
-        chunks, skipped = load_token_chunks(args.data, track=args.track, quantize=args.quantize,
-                                            progress=not args.no_progress)
+    config = get_config(args.config, apply_overrides({}, args.overrides))
+    chunks, skipped = load_token_chunks(args.data, track=args.track, quantize=args.quantize,
+                                        progress=not args.no_progress, keep_rests=args.keep_rests)
+    if args.eval_data:
+        train_chunks = chunks
+        eval_chunks, _ = load_token_chunks(args.eval_data, track=args.track, quantize=args.quantize,
+                                           progress=not args.no_progress, split="validation",
+                                           keep_rests=args.keep_rests)
+    else:
         train_chunks, eval_chunks = split_train_eval(chunks, args.eval_fraction, args.seed)
-    except (ConfigError, ValueError) as err:
-        print(f"train-vae: {err}", file=sys.stderr)
-        return 1
     print(f"data: {len(train_chunks)} train / {len(eval_chunks)} eval chunks"
           + (f"; skipped: {skipped}" if skipped else ""), flush=True)
     options = TrainOptions(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
@@ -60,7 +69,14 @@ def run(args) -> int:
     path = trainer.save_model()
     if records:
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in records[-1].items()))
-    print(f"wrote {path} at step {trainer.step}", flush=True)
+    from symdiff_tf.musicvae.identity import vae_content_hash
+
+    print(f"wrote {path} at step {trainer.step} (content hash {vae_content_hash(trainer.model)}); TensorBoard logs "
+          f"and train_log.jsonl in {args.workdir}", flush=True)
+    rests = ', "encode_rests": true' if args.keep_rests else ""
+    print(f"next: the latent dataset of your MIDI with this VAE: tfds build lakh_midi --imports tfds_lakh "
+          f"--config '{{\"name\": \"auto\", \"vae\": \"{path}\"{rests}}}' --manual_dir MIDI_FOLDER "
+          "(tfds_lakh/README.md)", flush=True)
     return 0
 
 

@@ -12,6 +12,7 @@ from symdiff_tf.config import ConfigError, from_dict, load_yaml
 
 NUM_CLASSES = 90  # 0 = no event (hold), 1 = note off, 2 + (pitch - 21) = note on, pitch 21..108
 SEQ_LEN = 32  # 2 bars of 16 sixteenth-note steps
+LATENT_INITS = ("magenta", "fast")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +41,20 @@ class MusicVAEConfig:
     grad_clip: float = 1.0  # global-norm clip
     grad_norm_clip_to_zero: float = 10000.0  # a larger global norm skips the step (zero gradients), as Magenta
     transpose_range: tuple = (-5, 5)  # augmentation, semitones (inclusive)
+    # not Magenta's: share of decoder inputs replaced by the zero input in training ("word dropout"), which makes
+    # the decoder use z from the first steps (docs/musicvae.md, "A recipe that learns in hours")
+    word_dropout: float = 0.0
+    # "magenta": mu, sigma and the initial-state layer start at N(0, 0.001) kernels (sigma ~ 0.69, z ~ noise);
+    # "fast": Glorot kernels for mu and the initial state, sigma's bias at -4 (sigma ~ 0.018), so that z carries
+    # the chunk from the first step and the decoder learns to read it (not Magenta's; docs/musicvae.md)
+    latent_init: str = "magenta"
+
+    def __post_init__(self):
+        if self.latent_init not in LATENT_INITS:
+            raise ConfigError(f"musicvae config {self.name}: latent_init={self.latent_init!r}, expected one of "
+                              f"{LATENT_INITS}")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ConfigError(f"musicvae config {self.name}: word_dropout={self.word_dropout}, expected [0, 1)")
 
     def model_kwargs(self) -> dict:
         """The constructor arguments of `symdiff_tf.musicvae.model.MusicVAE` for this config."""

@@ -227,7 +227,8 @@ class MusicVAE(keras.Model):
         parts = ops.split(flat, bounds, axis=-1)
         return [(parts[2 * k], parts[2 * k + 1]) for k in range(len(self.dec_rnn_size))]
 
-    def run_decoder(self, z, weights=None, targets=None, sample_mask=None, gumbel=None, temperature=1.0):
+    def run_decoder(self, z, weights=None, targets=None, sample_mask=None, gumbel=None, temperature=1.0,
+                    input_dropout=None):
         """Runs the decoder for `max_seq_len` steps; returns (logits `[batch, T, 90]`, tokens `[batch, T]`).
 
         - targets only: teacher forcing (step t's input is targets[:, t-1]); tokens are the argmaxes.
@@ -235,6 +236,8 @@ class MusicVAE(keras.Model):
           input is this step's sample instead of the target.
         - no targets: free running; each step's token (greedy, or sampled when `gumbel` is given) is the next
           input.
+        - input_dropout `[batch, T]` bool (training only, "word dropout", Bowman et al. 2016): where set, step
+          t+1 gets the zero input of step 0 instead of a token, so the decoder must read the melody from z.
         Sampling is Gumbel-max: argmax(logits + temperature · gumbel), gumbel `[batch, T, 90]` standard Gumbel
         noise, which draws from softmax(logits / temperature).
         """
@@ -266,6 +269,8 @@ class MusicVAE(keras.Model):
                 previous = targets[:, t]
             else:
                 previous = ops.where(sample_mask[:, t], token, targets[:, t])
+            if input_dropout is not None:
+                previous = ops.where(input_dropout[:, t], -1, previous)  # -1 + 1 = row 0, the zero input
         return ops.stack(all_logits, axis=1), ops.stack(all_tokens, axis=1)
 
     def call(self, tokens):

@@ -13,7 +13,7 @@ Bookkeeping: `tf.train.CheckpointManager` in `WORKDIR/checkpoints` (model, optim
 position); the data order and every random draw are functions of (seed, step), so a run killed at any point
 and restarted continues from the last checkpoint exactly as if it had not stopped. TensorBoard scalars (`symdiff_tf.summaries`) in
 `WORKDIR/tensorboard`, one JSON line per log in `WORKDIR/train_log.jsonl`, the final model in
-`WORKDIR/model.keras`. The data stream is `symdiff_tf.training.training_stream` (shared with the diffusion
+`WORKDIR/model.keras`. The data stream is `symdiff_tf.data.stream.training_stream` (shared with the diffusion
 trainer); the loop itself is separate because its schedules (β, sampling, lr floor) depend on the step.
 """
 from __future__ import annotations
@@ -33,6 +33,7 @@ from symdiff_tf.melody.chunks import CLASS_FIRST_PITCH as FIRST_NOTE_CLASS
 from symdiff_tf.musicvae import build_model
 from symdiff_tf.musicvae.compiled import gumbel_noise
 from symdiff_tf.musicvae.configs import NUM_CLASSES, MusicVAEConfig
+from symdiff_tf.musicvae.reconstruction import reconstruction_counts, reconstruction_scores
 
 LAST_NOTE_CLASS = NUM_CLASSES - 1  # classes 2..89 are note-ons for MIDI 21..108
 
@@ -103,6 +104,18 @@ def transpose_tokens(tokens, seed, transpose_range):
     return tf.where(is_note, tokens + shift, tokens)
 
 
+FAST_SIGMA_BIAS = -4.0  # softplus(-4) = 0.018
+
+
+def fast_latent_init(model, seed: int):
+    """Re-initialises a fresh model for `latent_init="fast"`: Glorot-uniform kernels for mu and the decoder's
+    initial-state layer, sigma's bias at `FAST_SIGMA_BIAS`. (A resumed run overwrites this with its checkpoint.)"""
+    glorot = keras.initializers.GlorotUniform(seed=seed)
+    for layer in (model.mu_dense, model.z_to_initial_state):
+        layer.kernel.assign(glorot(layer.kernel.shape))
+    model.sigma_dense.bias.assign(tf.fill(model.sigma_dense.bias.shape, FAST_SIGMA_BIAS))
+
+
 def kl_divergence(mu, sigma):
     """KL(N(mu, sigma²) ‖ N(0, 1)) summed over the latent dims: `[batch]` nats."""
     return tf.reduce_sum(0.5 * (tf.square(mu) + tf.square(sigma)) - tf.math.log(sigma) - 0.5, axis=-1)
@@ -117,6 +130,8 @@ class Trainer:
         self.batch_size = options.batch_size or config.batch_size
         keras.utils.set_random_seed(options.seed)
         self.model = build_model(config)
+        if config.latent_init == "fast":
+            fast_latent_init(self.model, options.seed)
         self.optimizer = keras.optimizers.Adam(
             MagentaLearningRate(config.learning_rate, config.decay_rate, config.min_learning_rate), epsilon=1e-8)
         self.optimizer.build(self.model.trainable_variables)
@@ -139,7 +154,7 @@ class Trainer:
     def _loss(self, tokens, step):
         config, model = self.config, self.model
         seed = tf.stack([tf.constant(self.options.seed, tf.int64), tf.cast(step, tf.int64)])
-        seeds = tf.random.experimental.stateless_split(seed, 3)
+        seeds = tf.random.experimental.stateless_split(seed, 4)
         weights = model.inference_weights()
         mu, sigma = model.encode_tensors(tokens, weights)
         z = mu + sigma * tf.random.stateless_normal(tf.shape(mu), seed=seeds[0])
@@ -149,7 +164,11 @@ class Trainer:
             batch = tf.shape(tokens)[0]
             sample_mask = tf.random.stateless_uniform([batch, config.max_seq_len], seed=seeds[1]) < probability
             gumbel = gumbel_noise([batch, config.max_seq_len, config.num_classes], seeds[2])
-        logits, _ = model.run_decoder(z, weights, targets=tokens, sample_mask=sample_mask, gumbel=gumbel)
+        input_dropout = None
+        if config.word_dropout > 0:
+            input_dropout = tf.random.stateless_uniform(tf.shape(tokens), seed=seeds[3]) < config.word_dropout
+        logits, _ = model.run_decoder(z, weights, targets=tokens, sample_mask=sample_mask, gumbel=gumbel,
+                                      input_dropout=input_dropout)
         r_loss = tf.reduce_mean(tf.reduce_sum(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tokens, logits=logits), axis=-1))
         kl = kl_divergence(mu, sigma)
@@ -176,15 +195,16 @@ class Trainer:
         return metrics
 
     def _eval_step(self, tokens):
-        """Teacher-forced and free-running (greedy) reconstruction accuracy from z = mu, and KL in bits."""
+        """Sums over one batch, decoding from z = mu: teacher-forced right tokens, the greedy (free-running)
+        decode's `reconstruction_counts`, and KL in bits."""
         weights = self.model.inference_weights()
         mu, sigma = self.model.encode_tensors(tokens, weights)
         logits, _ = self.model.run_decoder(mu, weights, targets=tokens)
-        _, sampled = self.model.run_decoder(mu, weights)
+        _, greedy = self.model.run_decoder(mu, weights)
         forced = tf.cast(tf.argmax(logits, -1), tf.int32)
-        return {"teacher_forced_accuracy": tf.reduce_mean(tf.cast(tf.equal(forced, tokens), tf.float32)),
-                "sampled_accuracy": tf.reduce_mean(tf.cast(tf.equal(sampled, tokens), tf.float32)),
-                "kl_bits": tf.reduce_mean(kl_divergence(mu, sigma)) / math.log(2.0)}
+        return {**reconstruction_counts(greedy, tokens),
+                "forced_right": tf.reduce_sum(tf.cast(tf.equal(forced, tokens), tf.float32)),
+                "kl_bits_sum": tf.reduce_sum(kl_divergence(mu, sigma)) / math.log(2.0)}
 
     def _train_batches(self, chunks: np.ndarray):
         config, options = self.config, self.options
@@ -199,14 +219,20 @@ class Trainer:
                     .batch(self.batch_size, drop_remainder=True).prefetch(2))
 
     def evaluate(self, chunks: np.ndarray) -> dict:
-        totals, count = {}, 0
+        """Reconstruction of up to `eval_batches` batches of `chunks` from z = mu: `eval_teacher_forced_accuracy`,
+        greedy `eval_sampled_accuracy`, `eval_note_precision/recall/f1`, `eval_exact_chunks`, `eval_kl_bits`."""
+        totals = {}
         for start in range(0, min(len(chunks), self.options.eval_batches * self.batch_size), self.batch_size):
-            batch = chunks[start:start + self.batch_size]
-            values = self.eval_step(tf.constant(batch, tf.int32))
+            values = self.eval_step(tf.constant(chunks[start:start + self.batch_size], tf.int32))
             for key, value in values.items():
-                totals[key] = totals.get(key, 0.0) + float(value) * len(batch)
-            count += len(batch)
-        return {f"eval_{key}": value / count for key, value in totals.items()} if count else {}
+                totals[key] = totals.get(key, 0.0) + float(value)
+        if not totals:
+            return {}
+        scores = reconstruction_scores(totals)
+        return {"eval_teacher_forced_accuracy": totals["forced_right"] / totals["tokens"],
+                "eval_sampled_accuracy": scores.pop("token_accuracy"),
+                **{f"eval_{key}": value for key, value in scores.items()},
+                "eval_kl_bits": totals["kl_bits_sum"] / totals["chunks"]}
 
     def fit(self, train_chunks: np.ndarray, eval_chunks: np.ndarray | None = None, progress: bool = True):
         """Trains to `options.steps` total steps; returns the logged records of this call."""

@@ -1,0 +1,91 @@
+"""Every command fails like a tool: a user's mistake is one line on stderr and exit code 1, no traceback; the
+terminal shows our output, not TensorFlow's start-up noise. Run as a user would: the `symdiff` program."""
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from symdiff_tf.paths import REPO_ROOT
+from symdiff_tf.terminal import is_noise
+
+SYMDIFF = str(pathlib.Path(sys.executable).parent / "symdiff")
+TINY = str(REPO_ROOT / "configs" / "tiny.yaml")
+
+
+def run(*args, env=None):
+    return subprocess.run([SYMDIFF, *args], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, env=env)
+
+
+def assert_user_error(result, *names):
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("symdiff ")
+    for name in names:
+        assert name in last, last
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    (folder / "one_byte.npy").write_bytes(b"x")
+    np.save(folder / "wrong_shape.npy", np.zeros((3, 5), np.float32))
+    (folder / "empty_dir").mkdir()
+    (folder / "song.mid").write_bytes(b"not midi")
+    return folder
+
+
+def test_noise_filter_keeps_ours():
+    assert is_noise(b"I0000 00:00:1795979361.862216   13395 port.cc:153] oneDNN custom operations are on.")
+    assert is_noise(b"E0000 00:00:1795977572.940728    3206 cuda_platform.cc:52] failed call to cuInit: INTERNAL")
+    assert is_noise(b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR")
+    assert not is_noise(b"E0000 00:00:1795977572.940728    3206 op_kernel.cc:52] OOM when allocating tensor")
+    assert not is_noise(b"symdiff train: --data 'x.npy': no such file")
+    assert not is_noise(b"Traceback (most recent call last):")
+
+
+def test_describe_keeps_the_terminal_quiet():
+    result = run("describe", "--config", "configs/paper.yaml")
+    assert result.returncode == 0
+    assert "ddpm params=25579946" in result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 5, result.stderr
+
+
+def test_train_missing_data(tmp_path):
+    assert_user_error(run("train", "--config", TINY, "--data", str(tmp_path / "MISSING.npy"),
+                          "--workdir", str(tmp_path / "w")), "MISSING.npy")
+
+
+def test_train_missing_config(tmp_path):
+    assert_user_error(run("train", "--config", "configs/nope.yaml", "--data", "synthetic:8",
+                          "--workdir", str(tmp_path / "w")), "configs/nope.yaml")
+
+
+def test_train_one_byte_array(tmp_path, bad_files):
+    result = run("train", "--config", TINY, "--data", str(bad_files / "one_byte.npy"), "--workdir",
+                 str(tmp_path / "w"))
+    assert_user_error(result, "one_byte.npy")
+    assert "allow_pickle" not in result.stderr
+
+
+def test_verbose_shows_the_traceback(tmp_path):
+    result = run("train", "--config", "configs/nope.yaml", "--data", "synthetic:8", "--workdir",
+                 str(tmp_path / "w"), "--verbose")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_train_vae_bad_array(tmp_path, bad_files):
+    assert_user_error(run("train-vae", "--config", "tiny", "--data", str(bad_files / "wrong_shape.npy"),
+                          "--workdir", str(tmp_path / "w")), "wrong_shape.npy")
+
+
+def test_melodies_no_midi(tmp_path, bad_files):
+    result = run("melodies", str(bad_files / "empty_dir"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_import_magenta_garbage(tmp_path, bad_files):
+    assert_user_error(run("import-magenta", str(bad_files / "one_byte.npy"), "--config", "tiny", "--out",
+                          str(tmp_path / "x.keras")), "one_byte.npy")
