@@ -19,6 +19,7 @@ COMMANDS = {
     "import-magenta": "import_magenta",
     "train-vae": "train_vae",
     "evaluate": "evaluate",
+    "kept-dims": "kept_dims",
     "export": "export",
 }
 

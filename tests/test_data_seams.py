@@ -183,3 +183,41 @@ def test_train_with_vae_logs_piano_rolls_of_the_samples(data_dir, tmp_path):
 
     with pytest.raises(SystemExit, match="--vae needs --data tfds"):
         _train("synthetic:32:3", tmp_path / "synthetic", *WINDOWS[4:], "--vae", TINY_VAE_CONFIG.vae)
+
+
+def test_kept_top_k_and_a_latent_dim_that_follows_the_data(data_dir, tmp_path, capsys):
+    from symdiff_tf.data.melody_latents import select_kept_dims
+
+    assert select_kept_dims([0.9, 0.1, 1.2, 0.5], top_k=2).tolist() == [1, 3]
+    assert select_kept_dims([0.9, 0.1, 1.2, 0.5], threshold=1.0).tolist() == [0, 1, 3]
+    with pytest.raises(ValueError, match="kept_top_k=5"):
+        select_kept_dims([0.9, 0.1, 1.2, 0.5], top_k=5)
+    spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{data_dir}"
+    workdir = tmp_path / "ddpm"
+    assert _train(spec, workdir, "--set", "latents.window_chunks=16", "--set", "latents.kept_top_k=5",
+                  "--set", "ddpm.model.sequence_length=16", "--set", "ddpm.model.latent_dim=0") == 0
+    assert "model.latent_dim: 5, from the data" in capsys.readouterr().out
+    resolved = yaml.safe_load((workdir / "config.yaml").read_text())
+    assert resolved["ddpm"]["model"]["latent_dim"] == 5
+    assert len(LatentScaler.load(workdir / SCALER_FILENAME).kept_dims) == 5
+    # a config that says "from the data" samples from the run without a mismatch
+    out = tmp_path / "s.npy"
+    assert cli.main(["sample", "--checkpoint", str(workdir), "--num", "2", "--out", str(out), "--config", TINY,
+                     "--set", "ddpm.model.sequence_length=16", "--set", "ddpm.model.latent_dim=0",
+                     "--method", "ddim", "--steps", "2"]) == 0
+    assert np.load(out).shape == (2, 16, 5)
+
+
+def test_kept_dims_report(data_dir, tmp_path, capsys):
+    spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{data_dir}"
+    out = tmp_path / "kept.json"
+    assert cli.main(["kept-dims", "--vae", TINY_VAE_CONFIG.vae, "--data", spec, "--top-k", "2", "4",
+                     "--max-chunks", "40", "--out", str(out)]) == 0
+    rows = {row["rule"]: row for row in json.loads(out.read_text())["rows"]}
+    assert rows["2 most used"]["kept"] == 2 and rows["4 most used"]["kept"] == 4 and rows["all"]["kept"] == 8
+    for row in rows.values():
+        assert 0.0 <= row["note_f1"] <= 1.0 and 0.0 <= row["token_accuracy"] <= 1.0
+    assert "2 most used" in capsys.readouterr().out
+    other = tmp_path / "other.keras"
+    write_tiny_vae(other)
+    assert cli.main(["kept-dims", "--vae", str(other), "--data", spec]) == 1

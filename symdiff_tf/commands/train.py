@@ -72,6 +72,7 @@ def run(args) -> int:
     strategy = get_strategy(args.strategy, args.tpu)
     train_windows = open_windows(args.data, "train", latent_config)
     val_windows = open_windows(args.val_data or args.data, "train" if args.val_data else "eval", latent_config)
+    config = _latent_dim_from_data(config, train_windows)
     _check_window_shape(train_windows, config, args.data)
     workdir = args.workdir or f"runs/{args.model}"
     resolved = {args.model: to_dict(config), "data": args.data, "val_data": args.val_data,
@@ -94,6 +95,19 @@ def run(args) -> int:
         last = history[-1]
         print(f"step {last['step']} loss {last.get('loss', float('nan')):.6f} workdir {workdir}")
     return 0
+
+
+def _latent_dim_from_data(config, windows):
+    """`model.latent_dim: 0` in a config means "as many as the data keeps": the windows' last dimension. The run's
+    saved config holds the number, so inference needs no guess."""
+    import dataclasses
+
+    model = getattr(config, "model", None)
+    if getattr(model, "latent_dim", None) != 0:
+        return config
+    kept = int(windows.element_spec.shape[-1])
+    print(f"model.latent_dim: {kept}, from the data's kept dims", flush=True)
+    return dataclasses.replace(config, model=dataclasses.replace(model, latent_dim=kept))
 
 
 def _check_window_shape(windows, config, spec: str) -> None:

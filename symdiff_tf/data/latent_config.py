@@ -26,7 +26,11 @@ class LatentDataConfig:
             position 0 (original.md §1.4; `symdiff_tf.melody.windows`). Default False.
         z_mode: "sample" (z ~ N(mu, sigma) afresh each epoch, default), "fixed" (one seeded sample per chunk,
             as the original's stored z), or "mu".
-        kept_dims: explicit latent dims to keep (e.g. `PAPER_KEPT_DIMS`); None selects by `sigma_threshold`.
+        kept_dims: explicit latent dims to keep (e.g. `PAPER_KEPT_DIMS`); None selects by `kept_top_k` or
+            `sigma_threshold`.
+        kept_top_k: keep the k dims with the smallest mean posterior sigma over train (the most used ones): a
+            rule that transfers across VAEs. None: use `sigma_threshold`. `symdiff kept-dims` reports what each
+            choice keeps and what it costs in reconstruction.
         sigma_threshold: keep dims whose mean posterior sigma over train is below this (paper: 1.0).
         fill: what the inverse puts in the dropped dims: "noise" (N(0, 1), original) or "zeros".
         shuffle: shuffle windows (reshuffled every epoch, seeded). Off by default: the trainer's stream
@@ -41,6 +45,7 @@ class LatentDataConfig:
     original_window_bugs: bool = False
     z_mode: str = "sample"
     kept_dims: tuple[int, ...] | None = None
+    kept_top_k: int | None = None
     sigma_threshold: float = 1.0
     fill: str = "noise"
     shuffle: bool = False

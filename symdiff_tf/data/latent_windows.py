@@ -11,8 +11,8 @@ Steps, and where we differ from the original (docs/deviations.md):
   rest chunk are dropped unless `allow_rests` (then the rest is a zero latent, as the original).
 - z: `z_mode="sample"` (default) draws z ~ N(mu, sigma) afresh for every window each epoch; `"fixed"` draws
   one sample per chunk once, with the seed (the original stored one unseeded sample); `"mu"` uses the mean.
-- Kept dims: those whose mean sigma over train is below `sigma_threshold` (paper: 1.0), or the explicit list
-  `kept_dims` (the paper's 42 are `PAPER_KEPT_DIMS`). Gathered before scaling, as the original.
+- Kept dims: those whose mean sigma over train is below `sigma_threshold` (paper: 1.0), the `kept_top_k` with
+  the smallest mean sigma, or the explicit list `kept_dims` (the paper's 42 are `PAPER_KEPT_DIMS`). Gathered before scaling, as the original.
 - Scaling: x' = 2 (x - min) / (max - min) - 1 with one scalar min and max over all kept dims, positions and
   train windows (the original also normalised eval with eval statistics: `fit_scaler` on eval data gives
   that, see `datasets_for_training(eval_statistics="own")`). The statistics are saved as a small JSON beside
@@ -91,7 +91,8 @@ def fit_scaler(latents: MelodyLatents, config: LatentDataConfig, kept_dims=None,
     """Chooses the kept dims and computes min/max over the windows `config` makes from `latents`.
 
     Kept dims: `kept_dims` if given, else `config.kept_dims`, else those of `mean_sigma_per_dim` (e.g. the
-    builder's metadata `mean_sigma_train`; computed from `latents` when None) below `config.sigma_threshold`.
+    builder's metadata `mean_sigma_train`; computed from `latents` when None) chosen by `config.kept_top_k` or
+    `config.sigma_threshold` (`select_kept_dims`).
     The min/max cover every chunk inside at least one window, with the values `config.z_mode` trains on;
     for "sample" that is one seeded draw, so later epochs' draws may fall slightly outside [-1, 1].
     """
@@ -105,7 +106,7 @@ def _fit_scaler(latents: MelodyLatents, config: LatentDataConfig, kept_dims, fit
     if kept_dims is None:
         if mean_sigma_per_dim is None:
             mean_sigma_per_dim = mean_sigma(latents)
-        kept_dims = select_kept_dims(mean_sigma_per_dim, config.sigma_threshold)
+        kept_dims = select_kept_dims(mean_sigma_per_dim, config.sigma_threshold, config.kept_top_k)
     kept_dims = np.asarray(sorted(kept_dims), np.int64)
     flat = _flatten(latents, kept_dims, config)
     if flat.window_offsets.size == 0:
@@ -178,7 +179,7 @@ def datasets_for_training(train, config: LatentDataConfig, evaluation=None, mean
         raise ValueError(f"eval_statistics={eval_statistics!r}: expected 'train' or 'own'")
     kept_dims = config.kept_dims
     if kept_dims is None and mean_sigma_per_dim is not None:
-        kept_dims = select_kept_dims(mean_sigma_per_dim, config.sigma_threshold)
+        kept_dims = select_kept_dims(mean_sigma_per_dim, config.sigma_threshold, config.kept_top_k)
     # with the kept dims known up front, only those are read into memory
     train = train if isinstance(train, MelodyLatents) else MelodyLatents.from_examples(train, dims=kept_dims)
     scaler, flat = _fit_scaler(train, config, kept_dims, "train", mean_sigma_per_dim)

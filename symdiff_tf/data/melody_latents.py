@@ -88,11 +88,21 @@ def mean_sigma(latents: MelodyLatents) -> np.ndarray:
     return (total / count).astype(np.float32)
 
 
-def select_kept_dims(mean_sigma_per_dim, threshold: float = 1.0) -> np.ndarray:
-    """Indices (sorted, int64) of the dims whose mean sigma is below `threshold` (paper: 1.0)."""
-    kept = np.flatnonzero(np.asarray(mean_sigma_per_dim) < threshold)
+def select_kept_dims(mean_sigma_per_dim, threshold: float = 1.0, top_k: int | None = None) -> np.ndarray:
+    """Indices (sorted, int64) of the kept latent dims.
+
+    - `top_k` given: the `top_k` dims with the smallest mean sigma, i.e. those the VAE uses most. A number of
+      dims transfers from one VAE to another, where a sigma threshold does not (with a weak KL weight, a
+      256-dim VAE had 254 dims below 1.0);
+    - else the dims whose mean sigma is below `threshold` (paper Appendix C: 1.0).
+    """
+    mean_sigma_per_dim = np.asarray(mean_sigma_per_dim)
+    if top_k is not None:
+        if not 1 <= top_k <= mean_sigma_per_dim.size:
+            raise ValueError(f"latents.kept_top_k={top_k}: the VAE has {mean_sigma_per_dim.size} latent dims")
+        return np.sort(np.argsort(mean_sigma_per_dim, kind="stable")[:top_k]).astype(np.int64)
+    kept = np.flatnonzero(mean_sigma_per_dim < threshold)
     if kept.size == 0:
         raise ValueError(f"no latent dim has mean sigma below {threshold}: lower-variance dims are needed to "
-                         "train on; pass kept_dims explicitly or raise sigma_threshold")
+                         "train on; pass kept_dims or kept_top_k, or raise sigma_threshold")
     return kept.astype(np.int64)
-

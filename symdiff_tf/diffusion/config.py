@@ -7,7 +7,7 @@ from symdiff_tf.models_common.train_config import TrainConfig
 @dataclasses.dataclass
 class TransformerDDPMConfig:
     """TransformerDDPM size (`original.md` §2.1–2.2). Defaults are the paper's model (25,579,946 parameters)."""
-    latent_dim: int = 42           # kept latent dims per chunk
+    latent_dim: int = 42           # kept latent dims per chunk; 0 in a config file: from the data
     sequence_length: int = 32      # chunks per window
     model_dims: int = 128          # transformer width
     num_layers: int = 6            # encoder blocks

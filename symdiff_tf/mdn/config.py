@@ -7,7 +7,7 @@ from symdiff_tf.models_common.train_config import TrainConfig
 @dataclasses.dataclass
 class TransformerMDNConfig:
     """TransformerMDN size (`original.md` §3.1–3.2). Defaults are the paper's model (38,050,484 parameters)."""
-    latent_dim: int = 42           # kept latent dims per chunk (D)
+    latent_dim: int = 42           # kept latent dims per chunk; 0 in a config file: from the data (D)
     sequence_length: int = 32      # chunks per window
     model_dims: int = 128          # transformer width
     num_layers: int = 6            # causal encoder blocks

@@ -46,6 +46,8 @@ def check_model_config(section: str, trained: dict, requested: dict) -> None:
     (those the weights were made with), e.g. `ddpm.model.latent_dim: the run was trained with 254, the config says
     42`."""
     for name, value in requested.items():
+        if name == "latent_dim" and value == 0:  # "from the data": whatever the run was trained with
+            continue
         if name in trained and trained[name] != value:
             raise ConfigError(f"{section}.model.{name}: the run was trained with {trained[name]}, the config says "
                               f"{value}")
@@ -70,13 +72,22 @@ def load_network(spec: NetworkSpec, checkpoint, config_file=None, overrides=(),
         if found.artifact is not None:
             model = _load_artifact(spec, found.artifact)
             check_model_config(spec.section, model.get_config(), requested)
+            config = _with_trained_latent_dim(config, model.get_config())
         else:
             trained = (load_yaml(found.config_file).get(spec.section) or {}) if found.config_file else {}
             check_model_config(spec.section, trained.get("model") or {}, requested)
+            config = _with_trained_latent_dim(config, trained.get("model") or {})
             model = spec.build(config)
             ema = (trained.get("train") or {}).get("ema", config.train.ema)
             restore_network(spec, model, found.checkpoint, ema)
     return TrainedNetwork(config, model, found.info())
+
+
+def _with_trained_latent_dim(config, trained: dict):
+    """`config` with `model.latent_dim` 0 ("from the data") replaced by the one the run was trained with."""
+    if config.model.latent_dim != 0 or "latent_dim" not in trained:
+        return config
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, latent_dim=int(trained["latent_dim"])))
 
 
 def _load_artifact(spec: NetworkSpec, artifact):
