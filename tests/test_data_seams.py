@@ -221,3 +221,15 @@ def test_kept_dims_report(data_dir, tmp_path, capsys):
     other = tmp_path / "other.keras"
     write_tiny_vae(other)
     assert cli.main(["kept-dims", "--vae", str(other), "--data", spec]) == 1
+
+
+def test_training_with_another_vae_than_the_latents_stops(data_dir, tmp_path, capsys):
+    spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{data_dir}"
+    other = write_tiny_vae(tmp_path / "model.keras")  # another VAE's weights
+    assert _train(spec, tmp_path / "a", *WINDOWS, "--vae", str(other)) == 1
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"content hash {vae_content_hash(other)}" in message and vae_content_hash(TINY_VAE_CONFIG.vae) in message
+    assert _train(spec, tmp_path / "b", *WINDOWS, "--vae", str(other), "--allow-vae-mismatch") == 0
+    assert "WARNING" in capsys.readouterr().err
+    info = json.loads((tmp_path / "b" / "inference" / "step_2" / "inference.json").read_text())
+    assert info["vae_content_hash"] == vae_content_hash(TINY_VAE_CONFIG.vae)  # the run names the latents' VAE

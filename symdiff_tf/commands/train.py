@@ -18,6 +18,7 @@ scaling known) the periodic TensorBoard samples (`train.sample_every`) are decod
 dataset's metadata (the file its builder encoded with) is hashed when that file is at hand.
 """
 import logging
+import sys
 
 from symdiff_tf.training.distribute import STRATEGIES
 
@@ -46,6 +47,8 @@ def register(subparsers):
                         help="MusicVAE .keras file that encoded the --data latents: TensorBoard then shows the "
                              "periodic samples (train.sample_every) as decoded piano rolls instead of latent heat "
                              "maps (tfds: data only, whose latent scaling is known)")
+    parser.add_argument("--allow-vae-mismatch", action="store_true",
+                        help="go on (with a warning) when --vae is not the VAE that made the latents of --data")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -56,7 +59,6 @@ def run(args) -> int:
     from symdiff_tf.data.latent_config import LatentDataConfig
     from symdiff_tf.data.sources import open_windows
     from symdiff_tf.data.tfds_spec import is_tfds_spec
-    from symdiff_tf.musicvae.identity import vae_content_hash
     from symdiff_tf.training.distribute import get_strategy, is_chief, split_cpu
     from symdiff_tf.training.loop import latent_heatmap, train
     from symdiff_tf.training.registry import get_spec, load_model_config
@@ -84,8 +86,7 @@ def run(args) -> int:
         if is_chief(strategy):
             scaler = _save_scaler(args.data, latent_config, workdir)
             vae = _data_vae(args.data, args.vae)
-            if vae is not None:
-                run_info["vae_content_hash"] = vae_content_hash(vae)
+            run_info["vae_content_hash"] = _checked_vae_identity(args.data, vae, args.vae, args.allow_vae_mismatch)
             if args.vae:
                 render_samples = _pianoroll_renderer(vae, args.vae, scaler)
     history = train(lambda: spec.build_task(config), train_windows, config.train, workdir, strategy,
@@ -157,6 +158,25 @@ def _data_vae(spec: str, vae_path: str | None):
         return musicvae.load(vae_path)
     except ValueError as err:
         raise SystemExit(f"--vae {vae_path}: {err}") from err
+
+
+def _checked_vae_identity(spec: str, vae, vae_path, allow_mismatch: bool) -> str | None:
+    """The content hash of the VAE whose latents the run learns: the dataset's record, checked against `vae` (the
+    `--vae` model) when both are known. A different VAE stops the run (it would decode the samples with a VAE
+    that never made the latents) unless `allow_mismatch`, which warns instead."""
+    from symdiff_tf.data.tfds_spec import recorded_vae_hash
+    from symdiff_tf.musicvae.identity import vae_content_hash
+
+    recorded = recorded_vae_hash(spec)
+    given = vae_content_hash(vae) if vae is not None else None
+    if recorded and given and recorded != given:
+        message = (f"--vae {vae_path}: content hash {given}, but the latents of {spec} were made by the VAE "
+                   f"{recorded}")
+        if not allow_mismatch:
+            raise ValueError(message + "; pass that VAE (or --allow-vae-mismatch to go on anyway)")
+        print(f"WARNING: {message}; going on because of --allow-vae-mismatch: the run records {recorded}",
+              file=sys.stderr, flush=True)
+    return recorded or given
 
 
 def _pianoroll_renderer(vae, vae_path: str, scaler):

@@ -34,6 +34,12 @@ def open_builder(spec: str):
     return builder
 
 
+def recorded_vae_hash(spec: str) -> str | None:
+    """The content hash of the MusicVAE that made the latents of `spec` (`config.vae_hash` in the dataset's
+    metadata; None for tokens-only configs and for datasets built before the hash was recorded)."""
+    return (open_builder(spec).info.metadata.get("config") or {}).get("vae_hash")
+
+
 def recorded_vae_path(spec: str) -> str | None:
     """The MusicVAE file the latent config of `spec` was encoded with, as its builder recorded it in the dataset's
     metadata (`config.vae`); None for a config without latents."""
