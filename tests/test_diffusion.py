@@ -280,3 +280,28 @@ def test_xla_sampler_is_deterministic(tiny_task):
     a = xla.ddim(2, seed=1, num_steps=4).numpy()
     np.testing.assert_array_equal(xla.ddim(2, seed=1, num_steps=4), a)
     assert not np.array_equal(xla.ddim(2, seed=2, num_steps=4), a)
+
+
+@pytest.mark.parametrize("mode", ["compiled", "xla"])
+def test_progress_runs_the_same_steps_in_blocks(tiny_task, monkeypatch, mode):
+    """With a `progress` callback the compiled loop runs in blocks (here one step each, the most boundaries):
+    the callback sees every step once, in order, and the samples and recorded states are those of one call."""
+    from symdiff_tf.diffusion import samplers
+
+    sampler = DiffusionSampler(tiny_task.model, tiny_task.schedule, mode=mode)
+    num_steps = sampler.schedule.num_steps
+    whole_x, whole_states = sampler.ddpm(2, seed=4, num_intermediates=3)
+    monkeypatch.setattr(samplers, "PROGRESS_BLOCK_SECONDS", 0.0)
+    calls = []
+    x, states = sampler.ddpm(2, seed=4, num_intermediates=3, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(done, num_steps) for done in range(1, num_steps + 1)]
+    np.testing.assert_array_equal(x, whole_x)
+    np.testing.assert_array_equal(states, whole_states)
+    template = synthetic_windows(2, 8, seed=4)
+    mask = np.ones(32, np.float32)
+    mask[8:24] = 0.0
+    calls.clear()
+    filled = sampler.ddim_infill(template, mask, seed=3, num_steps=5, eta=0.5,
+                                 progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(done, 5) for done in range(1, 6)]
+    np.testing.assert_array_equal(filled, sampler.ddim_infill(template, mask, seed=3, num_steps=5, eta=0.5))

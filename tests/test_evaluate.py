@@ -9,7 +9,19 @@ from symdiff_tf import cli, musicvae
 from symdiff_tf.data.scaler import LatentScaler
 from symdiff_tf.data.sources import synthetic_windows
 from symdiff_tf.evaluation.generate import ROWS
-from symdiff_tf.evaluation.tables import METRICS, ScoringOptions, framewise_view, scored_frames
+from symdiff_tf.evaluation.tables import (
+    METRICS,
+    TABLE1,
+    TABLE2,
+    ScoringOptions,
+    framewise_view,
+    ground_truth_statistics,
+    mean_note_statistics,
+    score_row,
+    scored_frames,
+    terminal_table,
+    write_tables,
+)
 from symdiff_tf.melody.render import midi_to_tokens
 from symdiff_tf.paths import REPO_ROOT
 
@@ -47,11 +59,14 @@ def trained(tmp_path_factory):
     return root
 
 
-def _evaluate(root, out, *extra):
-    args = ["evaluate", "--diffusion", str(root / "ddpm"), "--vae", str(root / "vae.keras"), "--data",
+def _evaluate_args(root, out, *extra):
+    return ["evaluate", "--diffusion", str(root / "ddpm"), "--vae", str(root / "vae.keras"), "--data",
             str(root / "windows.npz"), "--num-samples", "4", "--ddim-steps", "3", "--curve-points", "2",
             "--seed", "5", "--out", str(out), "--no-progress", *extra]
-    assert cli.main(args) == 0
+
+
+def _evaluate(root, out, *extra):
+    assert cli.main(_evaluate_args(root, out, *extra)) == 0
     return json.loads((out / "tables.json").read_text())
 
 
@@ -117,10 +132,80 @@ def test_seeded_runs_agree_and_rows_without_an_mdn_are_absent(trained, with_mdn)
         assert rows == {row: values for row, values in first[setting].items() if row != "mdn"}
 
 
-def test_a_scaler_that_does_not_fit_the_data_is_refused(trained, tmp_path):
+def test_the_terminal_shows_table_1_and_what_to_run_next(trained, tmp_path, capsys):
+    out = tmp_path / "out"
+    tables = _evaluate(trained, out)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("Table 1: framewise self-similarity")
+    rows = {line.split()[0]: line.split()[1:] for line in printed[3:] if line.split()[0] in ROWS}
+    assert list(rows) == [row for row in ROWS if row != "mdn"]
+    for row, cells in rows.items():  # four values per setting, as in tables.json
+        expected = [tables[setting][row][name] for setting in ("unconditional", "infilling") for name in TABLE1]
+        np.testing.assert_allclose([float(cell) for cell in cells], expected, atol=5e-5)
+    assert "– unconditional / mdn: no MDN was given (--mdn)" in printed
+    assert printed[-2].startswith(f"wrote {out / 'tables.md'} (Tables 1-3)")
+    assert printed[-1].startswith("next: ")
+
+
+def _notes(pitches, durations) -> np.ndarray:
+    """One note per 4 s chunk over 32 chunks: [32, 3] (pitch, start s, end s)."""
+    return np.array([[pitches[c % len(pitches)], 4.0 * c, 4.0 * c + durations[c % len(durations)]]
+                     for c in range(32)], np.float64)
+
+
+def test_a_silent_row_is_reported_empty_with_its_reason(tmp_path):
+    import warnings
+
+    sounding = [_notes([60 + p, 67, 64, 72 - p], [1.0, 0.5, 2.0]) for p in range(4)]
+    silent = [np.zeros((0, 3))] * 4
+    latents = np.random.default_rng(0).normal(size=(4, 32, 4))
+    options = ScoringOptions()
+    truth = ground_truth_statistics(sounding, 32, "unconditional", options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Mean of empty slice"
+        values, reason = score_row(silent, latents + 0.5, truth, latents, 32, "unconditional", options)
+        stats = mean_note_statistics(silent, 32)
+    assert reason == "all 4 windows decode to silence (no notes in the scored frames): no framewise scores"
+    assert all(values[name] is None for name in TABLE1 + TABLE2) and values["fd"] > 0.1
+    assert stats["pitch_class_entropy"] is None and stats["rest_share"] == 1.0
+    train_values, train_reason = score_row(sounding, latents, truth, latents, 32, "unconditional", options)
+    assert train_reason is None and [train_values[name] for name in TABLE1] == [1.0] * 4
+
+    tables = {"unconditional": {"train": train_values, "ddpm": values}}
+    unscored = {"unconditional": {"ddpm": reason}}
+    paths = write_tables(tmp_path, tables, {}, {"num_samples": 4}, {"unconditional": {"ddpm": stats}}, unscored)
+    assert json.loads(paths["json"].read_text())["unconditional"]["ddpm"]["pitch_consistency"] is None
+    assert json.loads(paths["run"].read_text())["unscored_rows"] == unscored
+    assert paths["csv"].read_text().splitlines()[2].startswith("unconditional,ddpm,,,,,,,,,")
+    markdown = paths["markdown"].read_text()
+    assert "nan" not in markdown.split() and "| nan" not in markdown
+    assert f"- unconditional / ddpm: {reason}" in markdown
+    text = terminal_table(tables, {}, unscored).splitlines()
+    assert text[-2].split() == ["ddpm"] + ["–"] * 8 and text[-1] == f"– unconditional / ddpm: {reason}"
+
+
+def test_table_1_without_a_ground_truth_value_says_why():
+    sounding = [_notes([60 + p, 67, 64, 72 - p], [1.0, 0.5, 2.0]) for p in range(4)]
+    latents = np.random.default_rng(0).normal(size=(4, 32, 4))
+    options = ScoringOptions()
+    # a train row of one repeated note: every OA is 1, so its OA variances are 0 and Eq. 10 cannot divide by them
+    constant = ground_truth_statistics([_notes([60], [1.0])] * 4, 32, "unconditional", options)
+    values, reason = score_row(sounding, latents, constant, latents, 32, "unconditional", options)
+    assert values["pitch_variance"] is None and values["duration_variance"] is None
+    assert 0.0 <= values["pitch_consistency"] < 1.0 and values["pitch_oa_var"] > 0
+    assert reason == "pitch_variance, duration_variance: the train row's value is 0 (Eq. 10 divides by it)"
+    # a silent train row gives no ground truth at all; the other rows keep Tables 2 and 3
+    assert ground_truth_statistics([np.zeros((0, 3))] * 4, 32, "unconditional", options) is None
+    values, reason = score_row(sounding, latents, None, latents, 32, "unconditional", options)
+    assert all(values[name] is None for name in TABLE1) and all(values[name] is not None for name in TABLE2)
+    assert reason == "the train row is silent, so Table 1 has no ground truth"
+
+
+def test_a_scaler_that_does_not_fit_the_data_is_refused(trained, tmp_path, capsys):
     LatentScaler((0, 1, 2), z_size=8, minimum=-1.0, maximum=1.0).save(tmp_path / "scaling.json")
-    with pytest.raises(SystemExit, match="windows have 4 dims, the latent scaler keeps 3"):
-        _evaluate(trained, tmp_path / "out", "--scaler", str(tmp_path / "scaling.json"))
+    assert cli.main(_evaluate_args(trained, tmp_path / "out", "--scaler", str(tmp_path / "scaling.json"))) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "symdiff evaluate: windows have 4 dims, the latent scaler keeps 3")
 
 
 def test_gap_frames_are_those_touching_the_infilled_bars():

@@ -55,21 +55,14 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
-def _locate(run):
-    """Where the weights, config and scaler of the run at `run` are (`run_dir.locate`); exits when it has none."""
+def _config_file(run, explicit) -> pathlib.Path:
+    """`explicit`, else the config the run at `run` was trained with (`run_dir.locate`: an error naming `run`
+    when it holds no checkpoint or artifact)."""
     from symdiff_tf.models_common import run_dir
 
-    try:
-        return run_dir.locate(run)
-    except FileNotFoundError as err:
-        raise SystemExit(f"symdiff evaluate: {err}") from err
-
-
-def _config_file(run, explicit) -> pathlib.Path:
-    """`explicit`, else the config the run at `run` was trained with."""
-    path = pathlib.Path(explicit) if explicit else _locate(run).config_file
+    path = pathlib.Path(explicit) if explicit else run_dir.locate(run).config_file
     if path is None or not path.is_file():
-        raise SystemExit(f"{path or run}: no config file (give the model's config with --diffusion-config/"
+        raise ValueError(f"{path or run}: no config file (give the model's config with --diffusion-config/"
                          "--mdn-config)")
     return path
 
@@ -90,7 +83,7 @@ def latent_config(args):
             ours, theirs = to_dict(config), to_dict(mdn_config)
             differ = ", ".join(f"{key}: {ours[key]!r} vs {theirs[key]!r}" for key in ours
                                if ours[key] != theirs[key])
-            raise SystemExit(f"the MDN ({mdn_file}) and the diffusion model ({diffusion_file}) were trained with "
+            raise ValueError(f"the MDN ({mdn_file}) and the diffusion model ({diffusion_file}) were trained with "
                              f"different latents: settings ({differ}); evaluate models trained on the same windows")
     return config
 
@@ -109,10 +102,10 @@ def _tfds_windows(spec: str, split: str, num: int, seed: int, trained_config):
     config = fixed_windows_config(trained_config)
     dataset = open_tfds_windows(spec, split, config)
     if dataset is None:
-        raise SystemExit(f"--data {spec}: no {split} split")
+        raise ValueError(f"--data {spec}: no {split} split")
     total = dataset_size(dataset)
     if total == 0:
-        raise SystemExit(f"--data {spec}: the {split} split has no windows")
+        raise ValueError(f"--data {spec}: the {split} split has no windows")
     chosen = set(np.random.default_rng(seed).choice(total, size=min(num, total), replace=False).tolist())
     read = itertools.islice(dataset.as_numpy_iterator(), max(chosen) + 1)  # no need to read past the last one
     windows = [w for i, w in enumerate(read) if i in chosen]
@@ -120,18 +113,19 @@ def _tfds_windows(spec: str, split: str, num: int, seed: int, trained_config):
 
 
 def _npz_windows(path: str):
-    import numpy as np
+    """(train, test) scaled windows `[n, 32, k]` float32 of an `.npz` with arrays 'train' and 'test' (or
+    'eval'/'validation')."""
+    from symdiff_tf.data.sources import check_windows
+    from symdiff_tf.errors import load_arrays
 
-    from symdiff_tf.data.sources import load_window_array
-
-    with np.load(path) as archive:
-        names = list(archive.keys())
-        test_name = next((n for n in ("test", "eval", "validation") if n in names), None)
-        if "train" not in names or test_name is None:
-            raise SystemExit(f"--data {path}: expected arrays 'train' and 'test' (or 'eval'/'validation'), "
-                             f"found {names}")
-        test = np.asarray(archive[test_name], np.float32)
-    return load_window_array(path, "train"), test
+    arrays = load_arrays(path, "scaled latent windows [n, 32, k]: arrays 'train' and 'test'")
+    names = sorted(arrays) if isinstance(arrays, dict) else []
+    test_name = next((n for n in ("test", "eval", "validation") if n in names), None)
+    if "train" not in names or test_name is None:
+        raise ValueError(f"--data {path}: expected arrays 'train' and 'test' (or 'eval'/'validation') of scaled "
+                         f"latent windows [n, 32, k], found {names or 'a single array'}")
+    return check_windows(arrays["train"], f"--data {path}[train]"), check_windows(
+        arrays[test_name], f"--data {path}[{test_name}]")
 
 
 def load_data(args, trained_config):
@@ -141,8 +135,8 @@ def load_data(args, trained_config):
         train, scaler = _tfds_windows(args.data, "train", args.num_samples, args.seed, trained_config)
         test, _ = _tfds_windows(args.data, "eval", args.num_samples, args.seed + 1, trained_config)
         return train, test, scaler
-    if not args.data.endswith(".npz") or not pathlib.Path(args.data).is_file():
-        raise SystemExit(f"--data {args.data!r}: expected tfds:NAME/CONFIG[@DATA_DIR] or an existing .npz file")
+    if not args.data.endswith(".npz"):
+        raise ValueError(f"--data {args.data!r}: expected tfds:NAME/CONFIG[@DATA_DIR] or an .npz file")
     train, test = _npz_windows(args.data)
     return train, test, None
 
@@ -150,30 +144,27 @@ def load_data(args, trained_config):
 def _scaler_path(args) -> pathlib.Path:
     """`--scaler`, else the diffusion run's latent_scaling.json (the run directory's, then its artifact's)."""
     from symdiff_tf.data.scaler import SCALER_FILENAME
+    from symdiff_tf.models_common import run_dir
 
     if args.scaler:
         return pathlib.Path(args.scaler)
-    found = _locate(args.diffusion)
+    found = run_dir.locate(args.diffusion)
     candidates = [folder / SCALER_FILENAME for folder in (found.root, found.artifact) if folder is not None]
     return next((path for path in candidates if path.is_file()), candidates[0])
 
 
 def load_models(args):
     """(diffusion, mdn or None): each (trained, sampler) from its run; a run that cannot be read or a config that
-    disagrees with its weights exits with one line."""
-    from symdiff_tf.config import ConfigError
+    disagrees with its weights raises a one-line error naming it."""
     from symdiff_tf.diffusion.inference import load_sampler
     from symdiff_tf.mdn.inference import load_mdn
 
-    try:
-        diffusion = load_sampler(args.diffusion_config, args.diffusion)
-        return diffusion, load_mdn(args.mdn_config, args.mdn) if args.mdn else None
-    except (ConfigError, FileNotFoundError) as err:
-        raise SystemExit(f"symdiff evaluate: {err}") from err
+    diffusion = load_sampler(args.diffusion_config, args.diffusion)
+    return diffusion, load_mdn(args.mdn_config, args.mdn) if args.mdn else None
 
 
 def check_vae(vae, vae_path: str, models: dict) -> None:
-    """Exits when a run recorded another MusicVAE (by the hash of its weights) than `vae`."""
+    """Refuses `vae` when a run recorded another MusicVAE (by the hash of its weights) than `vae`."""
     from symdiff_tf.musicvae.identity import vae_content_hash
 
     recorded = {name: model[0].info.get("vae_content_hash") for name, model in models.items() if model}
@@ -182,7 +173,7 @@ def check_vae(vae, vae_path: str, models: dict) -> None:
     found = vae_content_hash(vae)
     for name, expected in recorded.items():
         if expected and expected != found:
-            raise SystemExit(f"--vae {vae_path}: its weights hash to {found}, the {name} run learned the latents "
+            raise ValueError(f"--vae {vae_path}: its weights hash to {found}, the {name} run learned the latents "
                              f"of MusicVAE {expected}; use that VAE")
 
 
@@ -190,8 +181,9 @@ def run(args) -> int:
     from symdiff_tf import musicvae
     from symdiff_tf.data.scaler import LatentScaler
     from symdiff_tf.evaluation.pipeline import EvaluationInputs, EvaluationSettings, evaluate
-    from symdiff_tf.evaluation.tables import ScoringOptions
+    from symdiff_tf.evaluation.tables import ScoringOptions, terminal_table
 
+    vae = musicvae.load(args.vae)
     train, test, data_scaler = load_data(args, latent_config(args))
     scaler_path = _scaler_path(args)
     if args.scaler or scaler_path.is_file():
@@ -199,9 +191,8 @@ def run(args) -> int:
     elif data_scaler is not None:
         scaler = data_scaler
     else:
-        raise SystemExit(f"no latent scaling statistics: {scaler_path} does not exist; pass --scaler FILE")
+        raise ValueError(f"no latent scaling statistics: {scaler_path} does not exist; pass --scaler FILE")
     diffusion, mdn = load_models(args)
-    vae = musicvae.load(args.vae)
     check_vae(vae, args.vae, {"diffusion": diffusion, "mdn": mdn})
     inputs = EvaluationInputs(train, test, scaler, vae, diffusion, mdn)
     settings = EvaluationSettings(
@@ -210,9 +201,13 @@ def run(args) -> int:
         original_infill=args.original_infill,
         scoring=ScoringOptions(formula=args.oa_formula, empty_frames=args.empty_frames,
                                infill_frames=args.infill_frames, flatten=args.flatten))
-    try:
-        evaluate(inputs, settings, args.out, progress=not args.no_progress)
-    except ValueError as err:
-        raise SystemExit(f"symdiff evaluate: {err}") from err
-    print(f"wrote {pathlib.Path(args.out) / 'tables.json'} (and tables.md, tables.csv, figures)")
+    result = evaluate(inputs, settings, args.out, progress=not args.no_progress)
+    out = pathlib.Path(args.out)
+    print(terminal_table(result.tables, result.absent, result.unscored))
+    print(f"wrote {result.paths['markdown']} (Tables 1-3), {result.paths['json']}, {result.paths['csv']}, "
+          f"{result.paths['run']}; piano rolls in {out / 'pianorolls'}/, MIDI in {out / 'midi'}/"
+          + (f", Figure 3 in {out / 'figure3_curves.png'}" if (out / "figure3_curves.png").is_file() else ""))
+    print(f"next: read {result.paths['markdown']} (docs/evaluation.md explains each number) and listen to "
+          f"{out / 'midi' / 'unconditional'}/; evaluate another checkpoint with --diffusion RUN/inference/step_N "
+          "--out OTHER_DIR to compare")
     return 0

@@ -1,6 +1,14 @@
 """`symdiff infill --checkpoint RUN --template FILE.npy --keep 0-7,24-31 --out FILE.npy [--ddim-steps K [--eta E]]
 [--config FILE]`."""
-from symdiff_tf.commands.sample import add_sampling_arguments, load_sampler_from_args, write_result
+from symdiff_tf.commands.sample import (
+    add_sampling_arguments,
+    check_intermediates,
+    check_out,
+    check_steps,
+    load_sampler_from_args,
+    step_progress,
+    write_result,
+)
 
 
 def parse_chunks(text: str, sequence_length: int = 32) -> list[int]:
@@ -36,31 +44,54 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
+def load_template(path):
+    """`--template`: scaled latents as float32 `[B, L, k]` (a `[L, k]` array is one window); the shape is checked
+    against the model by the caller."""
+    import numpy as np
+
+    from symdiff_tf.errors import load_array
+
+    template = load_array(path, "scaled latents [B, 32, k] or [32, k] (float)")
+    if template.ndim == 2:
+        template = template[None]
+    if template.ndim != 3 or len(template) == 0 or not np.issubdtype(template.dtype, np.floating):
+        raise ValueError(f"--template {path}: expected float scaled latents [B, 32, k] or [32, k], got "
+                         f"{template.dtype} {template.shape}")
+    if not np.all(np.isfinite(template)):
+        raise ValueError(f"--template {path}: contains NaN or infinite values")
+    return template.astype(np.float32)
+
+
 def run(args) -> int:
     import numpy as np
 
     if args.ddim_steps is None and args.eta is not None:
-        raise SystemExit("--eta applies to DDIM infilling only: add --ddim-steps K")
+        raise ValueError("--eta applies to DDIM infilling only: add --ddim-steps K")
     if args.ddim_steps is not None and args.ddpm_form is not None:
-        raise SystemExit("--ddpm-form applies to DDPM infilling only, not with --ddim-steps")
-    template = np.load(args.template).astype(np.float32)
-    if template.ndim == 2:
-        template = template[None]
+        raise ValueError("--ddpm-form applies to DDPM infilling only, not with --ddim-steps")
+    out = check_out(args.out)
+    template = load_template(args.template)
     trained, sampler = load_sampler_from_args(args)
     expected = (sampler.sequence_length, sampler.latent_dim)
-    if template.ndim != 3 or template.shape[1:] != expected:
-        raise SystemExit(f"--template {args.template}: expected [B, {expected[0]}, {expected[1]}], "
-                         f"got {template.shape}")
+    if template.shape[1:] != expected:
+        raise ValueError(f"--template {args.template}: the model infills windows [B, {expected[0]}, {expected[1]}]"
+                         f", got {list(template.shape)}")
     mask = np.zeros(expected[0], np.float32)
     mask[parse_chunks(args.keep, expected[0])] = 1.0
     replacement = {"uniform_start": args.original_start, "template_at_current_step": args.template_at_current_step,
                    "num_intermediates": args.intermediates}
     sampling = trained.config.sampling
     if args.ddim_steps is None:
-        result = sampler.infill(template, mask, args.seed, ddpm_form=args.ddpm_form or sampling.ddpm_form,
-                                variance=args.variance, **replacement)
+        check_intermediates(args.intermediates, sampler.schedule.num_steps)
+        with step_progress(args, "ddpm", sampler.schedule.num_steps) as progress:
+            result = sampler.infill(template, mask, args.seed, ddpm_form=args.ddpm_form or sampling.ddpm_form,
+                                    variance=args.variance, progress=progress, **replacement)
     else:
-        result = sampler.ddim_infill(template, mask, args.seed, num_steps=args.ddim_steps,
-                                     eta=sampling.ddim_eta if args.eta is None else args.eta, **replacement)
-    write_result(result, args.out, args.intermediates)
+        steps = check_steps("--ddim-steps", args.ddim_steps, sampler)
+        check_intermediates(args.intermediates, steps)
+        with step_progress(args, "ddim", steps) as progress:
+            result = sampler.ddim_infill(template, mask, args.seed, num_steps=steps,
+                                         eta=sampling.ddim_eta if args.eta is None else args.eta,
+                                         progress=progress, **replacement)
+    write_result(result, out, args.intermediates)
     return 0

@@ -10,7 +10,8 @@ Output:
 - `DIR/summary.json`: `files_read`, `melodies`, `chunks`, `windows` (windows of `--window-length` chunks),
   `windows_by_length` (for 16, 32 and `--window-length`), `rest_chunks`, `skipped` (a list of `{"file", "reason"}`
   for every file that could not be read or gave no melody of at least one chunk) and the settings used.
-Exit status 0 when at least one file was read, 1 otherwise.
+Exit status 0 when at least one file was read; 1 (with one line naming the inputs) when there is no MIDI file or
+none could be read.
 """
 from __future__ import annotations
 
@@ -73,11 +74,16 @@ def run(args) -> int:
 
     quantize = args.quantize or default_quantize(args.track)
     if args.window_length < 1 or args.window_stride < 1:
-        raise SystemExit("symdiff melodies: --window-length and --window-stride must be >= 1")
+        raise ValueError(f"--window-length {args.window_length} / --window-stride {args.window_stride}: both must "
+                         "be >= 1")
     lengths = sorted(set(REPORTED_WINDOW_LENGTHS) | {args.window_length})
+    files, skipped = find_midi_files(args.inputs)
+    if not files:
+        missing = "".join(f"; {entry['file']}: {entry['reason']}" for entry in skipped)
+        raise ValueError(f"{' '.join(args.inputs)}: no MIDI files found (expected .mid, .midi or .kar files, or "
+                         f"folders holding them){missing}")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    files, skipped = find_midi_files(args.inputs)
     summary = {"files_read": 0, "melodies": 0, "chunks": 0, "rest_chunks": 0, "windows": 0,
                "windows_by_length": {str(n): 0 for n in lengths}}
     used_stems = set()
@@ -134,10 +140,14 @@ def run(args) -> int:
           f"{summary['windows']} windows of {args.window_length} chunks, {len(skipped)} skipped")
     print(f"wrote {out}/: " + ("" if args.no_render else "a MIDI file and a piano roll per melody, ") + "summary.json, "
           + ", ".join(a.name for a in archives))
+    if not summary["files_read"]:
+        first = skipped[0]
+        raise ValueError(f"{' '.join(args.inputs)}: none of the {len(files)} MIDI files could be read (first: "
+                         f"{first['file']}: {first['reason']}); every reason is in {out / 'summary.json'}")
     if archives:
         train = next((a for a in archives if a.name in ("chunks.npz", "chunks-train.npz")), archives[0])
         print(f"next: symdiff train-vae --config configs/default.yaml --data {train} --workdir runs/vae")
-    return 0 if summary["files_read"] else 1
+    return 0
 
 
 def _unique_stem(path: pathlib.Path, used: set) -> str:

@@ -64,7 +64,7 @@ def run(args) -> int:
     from symdiff_tf.training.registry import get_spec, load_model_config
 
     if args.vae and not is_tfds_spec(args.data):
-        raise SystemExit(f"--vae needs --data tfds:...: the latent scaling of {args.data} is not known, so its "
+        raise ValueError(f"--vae needs --data tfds:...: the latent scaling of {args.data} is not known, so its "
                          "samples cannot be unscaled for the decoder")
     if args.cpu_devices:
         split_cpu(args.cpu_devices)
@@ -117,7 +117,7 @@ def _check_window_shape(windows, config, spec: str) -> None:
     expected = (getattr(model, "sequence_length", None), getattr(model, "latent_dim", None))
     found = tuple(windows.element_spec.shape)
     if None not in expected and found != expected:
-        raise SystemExit(f"--data {spec}: windows are [chunks, dims] = {list(found)}, the model expects "
+        raise ValueError(f"--data {spec}: windows are [chunks, dims] = {list(found)}, the model expects "
                          f"{list(expected)} (model.sequence_length, model.latent_dim); set them to match, or "
                          "choose the windows (latents.window_chunks, latents.kept_dims) to match the model")
 
@@ -134,7 +134,7 @@ def _save_scaler(spec: str, latent_config, workdir):
     path = pathlib.Path(workdir) / SCALER_FILENAME
     saved = LatentScaler.load(path) if path.is_file() else None
     if saved is not None and saved != scaler:
-        raise SystemExit(f"{path}: this work directory was trained with other latent scaling ({saved.to_dict()}) "
+        raise ValueError(f"{path}: this work directory was trained with other latent scaling ({saved.to_dict()}) "
                          f"than --data {spec} gives now ({scaler.to_dict()}); use a new --workdir")
     scaler.save(workdir)  # makes the folder; writes SCALER_FILENAME there
     return scaler
@@ -157,7 +157,7 @@ def _data_vae(spec: str, vae_path: str | None):
     try:
         return musicvae.load(vae_path)
     except ValueError as err:
-        raise SystemExit(f"--vae {vae_path}: {err}") from err
+        raise ValueError(f"--vae {vae_path}: {err}") from err
 
 
 def _checked_vae_identity(spec: str, vae, vae_path, allow_mismatch: bool) -> str | None:
@@ -187,4 +187,4 @@ def _pianoroll_renderer(vae, vae_path: str, scaler):
     try:
         return pianoroll_renderer(vae, scaler)
     except ValueError as err:
-        raise SystemExit(f"--vae {vae_path}: {err}") from err
+        raise ValueError(f"--vae {vae_path}: {err}") from err

@@ -40,7 +40,8 @@ def synthetic_windows(num_windows: int, latent_dim: int = 42, seed: int = 0) -> 
     return np.clip(windows, -1.0, 1.0).astype(np.float32)
 
 
-def _check(array, where: str) -> np.ndarray:
+def check_windows(array, where: str) -> np.ndarray:
+    """`array` as float32 windows `[N, 32, k]`; a ValueError naming `where` when it is not finite float windows."""
     array = np.asarray(array)
     if array.ndim != 3 or array.shape[1] != SEQUENCE_LENGTH or not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{where}: expected float windows [N, {SEQUENCE_LENGTH}, k], got {array.dtype} "
@@ -69,7 +70,7 @@ def load_window_array(spec: str, split: str = "train") -> np.ndarray | None:
         raise FileNotFoundError(f"--data {spec!r}: no such file (expected .npy, .npz or synthetic:N)")
     what = "scaled latent windows [n, 32, k] (float)"
     if path.suffix == ".npy":
-        return _check(load_array(path, what), str(path)) if split == "train" else None
+        return check_windows(load_array(path, what), str(path)) if split == "train" else None
     if path.suffix == ".npz":
         arrays = load_arrays(path, what)
         if split == "train":
@@ -80,7 +81,7 @@ def load_window_array(spec: str, split: str = "train") -> np.ndarray | None:
             name = next((n for n in ("eval", "validation") if n in arrays), None)
             if name is None:
                 return None
-        return _check(arrays[name], f"{path}[{name}]")
+        return check_windows(arrays[name], f"{path}[{name}]")
     raise ValueError(f"--data {spec!r}: unsupported file type {path.suffix!r} (expected .npy or .npz)")
 
 
@@ -99,6 +100,22 @@ def open_windows(spec: str, split: str = "train", latent_config=None) -> tf.data
 _OPENED = {}  # spec -> (train_ds, eval_ds, scaler): the train statistics are computed once per process
 
 
+class SplitExamples:
+    """The per-melody examples of one split of a built TFDS dataset, as numpy dicts, with `len()` = the number of
+    melodies its split info records, so that a progress bar over them (`MelodyLatents.from_examples`) knows its
+    total."""
+
+    def __init__(self, builder, split: str):
+        self.dataset = builder.as_dataset(split=split)
+        self.count = int(builder.info.splits[split].num_examples)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        return self.dataset.as_numpy_iterator()
+
+
 def open_tfds_windows(spec: str, split: str = "train", config: LatentDataConfig | None = None):
     """The `--data` seam for built TFDS latents: `tfds:NAME/CONFIG[@DATA_DIR]` -> windows of `split`, or None.
 
@@ -115,8 +132,8 @@ def open_tfds_windows(spec: str, split: str = "train", config: LatentDataConfig 
         splits = set(builder.info.splits)
         eval_split = next((s for s in ("validation", "test") if s in splits), None)
         _OPENED[key] = datasets_for_training(
-            builder.as_dataset(split="train"), config,
-            evaluation=builder.as_dataset(split=eval_split) if eval_split else None,
+            SplitExamples(builder, "train"), config,
+            evaluation=SplitExamples(builder, eval_split) if eval_split else None,
             mean_sigma_per_dim=builder.info.metadata.get("mean_sigma_train"))
     train_ds, eval_ds, _ = _OPENED[key]
     return train_ds if split == "train" else eval_ds

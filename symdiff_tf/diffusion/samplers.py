@@ -1,15 +1,19 @@
 """Reverse-process samplers: DDPM (original and Algorithm 3 forms), DDIM, and infilling (Algorithm 1) on
 either.
 
-Unconditional sampling and infilling are one `tf.function` each (optionally XLA-compiled), built once per
-`DiffusionSampler`, with a `tf.while_loop` over the steps and the DDPM or DDIM step (`ddpm_step`, `ddim_step`)
-inside; each retraces only for a new batch size, flag set or step count. Randomness is
+Unconditional sampling and infilling are two `tf.function`s each (optionally XLA-compiled), built once per
+`DiffusionSampler`: the start state x_N, and a `tf.while_loop` over a span of the steps with the DDPM or DDIM
+step (`ddpm_step`, `ddim_step`) inside; each retraces only for a new batch size, flag set or step count. Without
+a `progress` callback the loop runs over all steps in one call; with one, in blocks of about
+`PROGRESS_BLOCK_SECONDS` with the callback between them (the same steps, so the same samples). Randomness is
 stateless: the start noise and the noise of step t come from `fold_in(seed, ·)`, so a seed gives the same
 samples every time (XLA and non-XLA runs differ from each other, tensorflow#121243). The schedule and update
 arithmetic stay float32 under mixed precision.
 
 Steps are 1-based: x_N … x_0, ᾱ_0 = 1; the network is conditioned on the noise level √ᾱ_t.
 """
+import time
+
 import numpy as np
 import tensorflow as tf
 
@@ -19,6 +23,9 @@ DDPM_FORMS = ("original", "paper")
 VARIANCES = ("beta_tilde", "beta")
 MODES = ("eager", "compiled", "xla")
 VARIANCE_FLOOR = 1e-20
+# with a progress callback, the compiled loop runs in blocks of steps of about this many seconds: a block boundary
+# costs one call of the compiled function (about a millisecond), far below 1 % of a block
+PROGRESS_BLOCK_SECONDS = 0.5
 _START_KEY, _TEMPLATE_KEY, _STEP_KEY, _TEMPLATE_STEP_KEY = 0, 1, 2, 3
 
 
@@ -65,12 +72,14 @@ class DiffusionSampler:
                 return fn
             return tf.function(fn, jit_compile=(mode == "xla"), reduce_retracing=False)
 
-        self._sample_fn = compile_fn(self._sample_loop)
-        self._infill_fn = compile_fn(self._infill_loop)
+        self._sample_start_fn = compile_fn(self._sample_start)
+        self._sample_fn = compile_fn(self._sample_steps)
+        self._infill_start_fn = compile_fn(self._infill_start)
+        self._infill_fn = compile_fn(self._infill_steps)
 
     # ----- public API -------------------------------------------------------------------------------------
     def ddpm(self, num_samples: int, seed: int, ddpm_form: str = "original", variance: str = "beta_tilde",
-             num_intermediates: int = 0):
+             num_intermediates: int = 0, progress=None):
         """Ancestral sampling over all N steps.
 
         Args:
@@ -79,24 +88,25 @@ class DiffusionSampler:
                 Algorithm 3: x_{t−1} = (x_t − β_t/√(1−ᾱ_t)·ε̂)/√α_t + σ_t·z, no clipping.
             variance: σ_t² = β̃_t = β_t(1−ᾱ_{t−1})/(1−ᾱ_t) ("beta_tilde", both the original and WaveGrad) or β_t.
             num_intermediates: K > 0 also returns K states spread over the run (the last one is x_0).
+            progress: None, or `progress(steps_done, total_steps)`, called after each block of steps (`_run`).
         Returns:
             x_0 `[num_samples, 32, k]` float32, or (x_0, states `[K, num_samples, 32, k]`).
         """
-        return self._sample_fn(self._seed(seed), num_samples, *self._ddpm_method(ddpm_form, variance),
-                               num_intermediates)
+        return self._sample(seed, num_samples, self._ddpm_method(ddpm_form, variance), num_intermediates, progress)
 
     def ddim(self, num_samples: int, seed: int, num_steps: int = 50, eta: float = 0.0, clip_denoised: bool = True,
-             num_intermediates: int = 0):
+             num_intermediates: int = 0, progress=None):
         """DDIM (Song et al. 2021) over `num_steps` of the N training steps, with stochasticity `eta`.
 
         eta = 0 is deterministic given x_N; eta = 1 over all N steps without clipping is DDPM with β̃.
-        `clip_denoised` clips x̂0 to [−1, 1] and re-derives ε̂ from it. Returns as `ddpm`.
+        `clip_denoised` clips x̂0 to [−1, 1] and re-derives ε̂ from it. `progress` and the result as `ddpm`.
         """
-        return self._sample_fn(self._seed(seed), num_samples, *self._ddim_method(num_steps, eta, clip_denoised),
-                               num_intermediates)
+        return self._sample(seed, num_samples, self._ddim_method(num_steps, eta, clip_denoised), num_intermediates,
+                            progress)
 
     def infill(self, template, mask, seed: int, ddpm_form: str = "original", variance: str = "beta_tilde",
-               uniform_start: bool = False, template_at_current_step: bool = False, num_intermediates: int = 0):
+               uniform_start: bool = False, template_at_current_step: bool = False, num_intermediates: int = 0,
+               progress=None):
         """Algorithm 1: regenerates the chunks where `mask` is 0 and keeps those where it is 1.
 
         Args:
@@ -110,24 +120,70 @@ class DiffusionSampler:
         Returns:
             `[B, 32, k]` (kept chunks equal to the template exactly), or with states as `ddpm`.
         """
-        template, mask = self._template_and_mask(template, mask)
-        return self._infill_fn(self._seed(seed), template, mask, *self._ddpm_method(ddpm_form, variance),
-                               bool(uniform_start), bool(template_at_current_step), num_intermediates)
+        return self._infill(seed, template, mask, self._ddpm_method(ddpm_form, variance), uniform_start,
+                            template_at_current_step, num_intermediates, progress)
 
     def ddim_infill(self, template, mask, seed: int, num_steps: int = 50, eta: float = 0.0,
                     clip_denoised: bool = True, uniform_start: bool = False, template_at_current_step: bool = False,
-                    num_intermediates: int = 0):
+                    num_intermediates: int = 0, progress=None):
         """Algorithm 1's replacement on DDIM steps (not in the paper): after each step t → t′ of `ddim`, the kept
         chunks are set to the template noised to level t′ (to t with `template_at_current_step`), the template
         itself after the last step.
 
-        Arguments as `infill` (template, mask, seed, uniform_start, template_at_current_step, num_intermediates)
-        and `ddim` (num_steps, eta, clip_denoised). With all N steps, eta = 1 and no clipping it is `infill`
-        with `ddpm_form="paper"` (the same seeded noise). Returns as `infill`.
+        Arguments as `infill` (template, mask, seed, uniform_start, template_at_current_step, num_intermediates,
+        progress) and `ddim` (num_steps, eta, clip_denoised). With all N steps, eta = 1 and no clipping it is
+        `infill` with `ddpm_form="paper"` (the same seeded noise). Returns as `infill`.
         """
+        return self._infill(seed, template, mask, self._ddim_method(num_steps, eta, clip_denoised), uniform_start,
+                            template_at_current_step, num_intermediates, progress)
+
+    # ----- running the compiled functions -----------------------------------------------------------------
+    def _sample(self, seed, num_samples, method, num_intermediates, progress):
+        """Unconditional sampling with `method` = (timesteps, name, eta, clip_denoised, variance)."""
+        seed = self._seed(seed)
+        timesteps, *options = method
+        x = self._sample_start_fn(seed, num_samples)
+
+        def steps(x, states, first, last):
+            return self._sample_fn(seed, x, states, timesteps, first, last, *options, num_intermediates)
+
+        return self._run(steps, x, timesteps, num_intermediates, progress)
+
+    def _infill(self, seed, template, mask, method, uniform_start, template_at_current_step, num_intermediates,
+                progress):
+        """Infilling with `method` as `_sample`'s."""
+        seed = self._seed(seed)
         template, mask = self._template_and_mask(template, mask)
-        return self._infill_fn(self._seed(seed), template, mask, *self._ddim_method(num_steps, eta, clip_denoised),
-                               bool(uniform_start), bool(template_at_current_step), num_intermediates)
+        timesteps, *options = method
+        x = self._infill_start_fn(seed, template, mask, timesteps[0], bool(uniform_start))
+
+        def steps(x, states, first, last):
+            return self._infill_fn(seed, template, mask, x, states, timesteps, first, last, *options,
+                                   bool(template_at_current_step), num_intermediates)
+
+        return self._run(steps, x, timesteps, num_intermediates, progress)
+
+    @staticmethod
+    def _run(steps, x, timesteps, num_intermediates, progress):
+        """Runs `steps(x, states, first, last)` (the compiled loop over iterations first..last−1) over all S
+        iterations of `timesteps`: in one call without `progress`, else in blocks of about
+        `PROGRESS_BLOCK_SECONDS` (the first block is one step, which also pays for tracing; each next block is
+        sized from the last one's time per step), calling `progress(steps_done, S)` after each.
+
+        Returns x_0, or (x_0, states) when `num_intermediates`."""
+        total = int(timesteps.shape[0])
+        states = DiffusionSampler._no_states(x, num_intermediates)
+        done, block = 0, (1 if progress is not None else total)
+        while done < total:
+            last = min(done + block, total)
+            began = time.perf_counter()
+            x, states = steps(x, states, tf.constant(done), tf.constant(last))
+            if progress is not None:
+                progress(last, total)
+                seconds_per_step = max(time.perf_counter() - began, 1e-6) / (last - done)
+                block = max(1, int(PROGRESS_BLOCK_SECONDS / seconds_per_step))
+            done = last
+        return (x, states) if num_intermediates else x
 
     # ----- pieces -----------------------------------------------------------------------------------------
     @staticmethod
@@ -209,9 +265,22 @@ class DiffusionSampler:
 
     def _reverse_loop(self, x, timesteps, update, num_intermediates):
         """Runs `x = update(x, t, t_prev)` over t = timesteps[0..S−1] (descending; t_prev the next one, 0 after
-        the last) in a `tf.while_loop`; records K states if asked."""
+        the last) in a `tf.while_loop`; records K states if asked: returns x, or (x, states `[K, *x.shape]`)."""
+        states = self._no_states(x, num_intermediates)
+        x, states = self._loop_span(x, states, timesteps, 0, tf.shape(timesteps)[0], update, num_intermediates)
+        return (x, states) if num_intermediates else x
+
+    @staticmethod
+    def _no_states(x, num_intermediates):
+        """The recorded states before the first step: zeros `[K, *x.shape]`, or a placeholder `[1]` when K = 0."""
+        return tf.zeros([num_intermediates, *x.shape]) if num_intermediates else tf.zeros([1])
+
+    @staticmethod
+    def _loop_span(x, states, timesteps, first, last, update, num_intermediates):
+        """Iterations first..last−1 (int32 scalars) of `_reverse_loop`, from state x and the K recorded `states`
+        so far (`[K, *x.shape]`; `[1]` when K = 0); returns (x, states). Spans run one after another give what one
+        span over all iterations gives: t_prev and the recording slots depend on the index only."""
         num_iterations = tf.shape(timesteps)[0]
-        states = tf.zeros([max(num_intermediates, 1), *x.shape]) if num_intermediates else tf.zeros([1])
 
         def body(index, x, states):
             t_prev = tf.where(index + 1 < num_iterations, timesteps[tf.minimum(index + 1, num_iterations - 1)], 0)
@@ -223,9 +292,9 @@ class DiffusionSampler:
                 states = tf.tensor_scatter_nd_update(states, [[slot]], x[None])
             return index + 1, x, states
 
-        _, x, states = tf.while_loop(lambda index, *_: index < num_iterations, body,
-                                     (tf.constant(0), x, states))
-        return (x, states) if num_intermediates else x
+        _, x, states = tf.while_loop(lambda index, *_: index < last, body,
+                                     (tf.convert_to_tensor(first, tf.int32), x, states))
+        return x, states
 
     def _denoise(self, seed, shape, method, eta, clip_denoised, variance):
         """`step(x, t, t_prev)`: one "ddpm" or "ddim" step with the stateless noise of step t."""
@@ -237,11 +306,14 @@ class DiffusionSampler:
 
         return step
 
-    def _sample_loop(self, seed, num_samples, timesteps, method, eta, clip_denoised, variance, num_intermediates):
-        shape = self._shape(num_samples)
-        x = tf.random.stateless_normal(shape, self._key(seed, _START_KEY))
-        step = self._denoise(seed, shape, method, eta, clip_denoised, variance)
-        return self._reverse_loop(x, timesteps, step, num_intermediates)
+    def _sample_start(self, seed, num_samples):
+        """x_N `[num_samples, L, k]`: the seeded start noise."""
+        return tf.random.stateless_normal(self._shape(num_samples), self._key(seed, _START_KEY))
+
+    def _sample_steps(self, seed, x, states, timesteps, first, last, method, eta, clip_denoised, variance,
+                      num_intermediates):
+        step = self._denoise(seed, tf.shape(x), method, eta, clip_denoised, variance)
+        return self._loop_span(x, states, timesteps, first, last, step, num_intermediates)
 
     def _noised_template(self, template, seed, purpose, step):
         """s noised to level `step` (0 = s itself) with the stateless noise of (purpose, step)."""
@@ -249,17 +321,21 @@ class DiffusionSampler:
         noise = tf.random.stateless_normal(tf.shape(template), self._key(seed, purpose, step))
         return tf.sqrt(alpha_bar) * template + tf.sqrt(1.0 - alpha_bar) * noise
 
-    def _infill_loop(self, seed, template, mask, timesteps, method, eta, clip_denoised, variance, uniform_start,
-                     template_at_current_step, num_intermediates):
+    def _infill_start(self, seed, template, mask, first_step, uniform_start):
+        """x_N of infilling at step `first_step` (N for DDPM): noise where `mask` is 0, the kept chunks noised to
+        that level where it is 1 (with `uniform_start`: U[0, 1) and the template itself, as the original)."""
         shape = tf.shape(template)
         if uniform_start:
             start = tf.random.stateless_uniform(shape, self._key(seed, _START_KEY))
             known = template
         else:
             start = tf.random.stateless_normal(shape, self._key(seed, _START_KEY))
-            known = self._noised_template(template, seed, _TEMPLATE_KEY, timesteps[0])
-        x = start * (1.0 - mask) + known * mask
-        step = self._denoise(seed, shape, method, eta, clip_denoised, variance)
+            known = self._noised_template(template, seed, _TEMPLATE_KEY, first_step)
+        return start * (1.0 - mask) + known * mask
+
+    def _infill_steps(self, seed, template, mask, x, states, timesteps, first, last, method, eta, clip_denoised,
+                      variance, template_at_current_step, num_intermediates):
+        step = self._denoise(seed, tf.shape(template), method, eta, clip_denoised, variance)
 
         def update(x, t, t_prev):
             x = step(x, t, t_prev)
@@ -267,4 +343,4 @@ class DiffusionSampler:
             known = tf.where(t_prev > 0, self._noised_template(template, seed, _TEMPLATE_STEP_KEY, level), template)
             return x * (1.0 - mask) + known * mask
 
-        return self._reverse_loop(x, timesteps, update, num_intermediates)
+        return self._loop_span(x, states, timesteps, first, last, update, num_intermediates)

@@ -52,6 +52,18 @@ class EvaluationInputs:
     mdn: object | None = None
 
 
+@dataclasses.dataclass
+class Evaluation:
+    """What `evaluate` found and wrote: `tables` {setting: {row: {metric: value or None}}}, `absent` (rows left
+    out) and `unscored` (rows with None values) as {setting: {row: reason}}, and `paths` {kind: path written}
+    (`tables.write_tables`)."""
+
+    tables: dict
+    absent: dict
+    unscored: dict
+    paths: dict
+
+
 def check_inputs(inputs: EvaluationInputs) -> tuple[int, int]:
     """(num_chunks, k) of the windows; ValueError when the splits, scaler, VAE and models disagree."""
     shapes = {name: np.shape(getattr(inputs, name)) for name in ("train_windows", "test_windows")}
@@ -132,7 +144,7 @@ def _refinement_curve(row: RowLatents, setting: str, ground_truth, train: RowLat
         latents = generate.from_scaled(inputs.scaler, state, settings.fill, row.fill_seed)
         pieces = decoded(latents, f"{setting} state {k + 1}/{len(row.states)}")[1]
         points.append(tables.score_row(pieces, latents.scaled, ground_truth, train.scaled, num_chunks, setting,
-                                       settings.scoring))
+                                       settings.scoring)[0])
     return {"steps": [int(s) for s in row.state_steps], **{m: [p[m] for p in points] for m in tables.METRICS}}
 
 
@@ -155,10 +167,12 @@ def _write_examples(out_dir: pathlib.Path, tokens_by_setting: dict, settings: Ev
                 tokens_to_midi(row_tokens[i], out_dir / "midi" / setting / f"{name}_{i}.mid")
 
 
-def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, progress: bool = True) -> dict:
-    """Runs the evaluation and writes everything to `out_dir`; returns {setting: {row: {metric: value}}}.
+def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, progress: bool = True) -> Evaluation:
+    """Runs the evaluation and writes everything to `out_dir`; returns the `Evaluation` (a value that cannot be
+    computed is None, with its reason: `tables.score_row`).
 
-    Written: `tables.json`, `tables.csv`, `tables.md`, `run.json` (settings, absent rows and why),
+    Written: `tables.json`, `tables.csv`, `tables.md`, `run.json` (settings, absent rows, rows not fully scored and
+    why),
     `note_statistics.json`, `curves.json` and `figure3_curves.png` (when `curve_points`),
     `pianorolls/{setting}_{i}.png`, `midi/{setting}/{row}_{i}.mid`.
     """
@@ -183,7 +197,7 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
                                 fill, generate.row_seed(seed, "test"))
     bar.update()
     decoded = _Decoded(inputs.vae, settings.decode_batch, progress)
-    results, note_stats, tokens_by_setting, curves = {}, {}, {}, {}
+    results, note_stats, tokens_by_setting, curves, unscored = {}, {}, {}, {}, {}
     ground_truths = {}  # scored frames -> train row statistics: with "all" frames both settings share them
     for setting in SETTINGS:
         bar.set_postfix_str(f"{setting}: generate")
@@ -196,10 +210,12 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
         if frames not in ground_truths:
             ground_truths[frames] = tables.ground_truth_statistics(pieces["train"][1], num_chunks, setting, scoring)
         ground_truth = ground_truths[frames]
-        results[setting] = {
-            name: tables.score_row(pieces[name][1], row.scaled, ground_truth, train.scaled, num_chunks, setting,
-                                   scoring)
-            for name, row in rows.items()}
+        results[setting], unscored[setting] = {}, {}
+        for name, row in rows.items():
+            results[setting][name], reason = tables.score_row(pieces[name][1], row.scaled, ground_truth,
+                                                              train.scaled, num_chunks, setting, scoring)
+            if reason is not None:
+                unscored[setting][name] = reason
         note_stats[setting] = {name: tables.mean_note_statistics(pieces[name][1], num_chunks) for name in rows}
         tokens_by_setting[setting] = {name: pieces[name][0] for name in rows}
         if with_curves:
@@ -223,7 +239,8 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
             "train_windows_available": int(len(inputs.train_windows)),
             "test_windows_available": int(len(inputs.test_windows)),
             **{f"scoring_{key}": value for key, value in dataclasses.asdict(scoring).items()}}
-    tables.write_tables(out_dir, results, _absent_reasons(inputs), meta, note_stats)
+    absent = _absent_reasons(inputs)
+    paths = tables.write_tables(out_dir, results, absent, meta, note_stats, unscored)
     bar.update()
     bar.close()
-    return results
+    return Evaluation(results, absent, unscored, paths)

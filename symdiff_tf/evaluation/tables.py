@@ -1,9 +1,14 @@
 """Scoring rows (Tables 1–3) and writing them as `tables.json`, `tables.csv` and `tables.md`.
 
 `tables.json`: {setting: {row: {metric: value}}} with settings `unconditional`, `infilling`, rows in `ROWS`
-order (absent rows left out) and the ten metrics of `METRICS`. Table 1 and 2 come from
-`symdiff_tf.evaluation.metrics.framewise_metrics` against the train row's OA statistics, Table 3 from
-`symdiff_tf.evaluation.metrics.latent_metrics` against the train row's scaled latents.
+order (absent rows left out) and the ten metrics of `METRICS`. Table 2 is the row's own OA statistics
+(`symdiff_tf.evaluation.metrics.overlap_statistics`), Table 1 relates them to the train row's
+(`metrics.consistency_and_variance`), Table 3 is `metrics.latent_metrics` against the train row's scaled latents.
+
+A value that cannot be computed is null (None), never NaN, and its row carries the reason (`run.json`
+"unscored_rows", the "Rows not fully scored" section of `tables.md`, the terminal table): a row whose windows all
+decode to silence has no framewise scores (Tables 1–2; a silent frame next to a silent frame would count as a
+perfect overlap), and a relative similarity to a ground-truth value of 0 is undefined (Eq. 10 divides by it).
 """
 import csv
 import dataclasses
@@ -76,24 +81,52 @@ def framewise_options(spec, options: ScoringOptions) -> dict:
     return dict(spec=spec, formula=options.formula, empty_frames=options.empty_frames)
 
 
+def silent_reason(pieces) -> str | None:
+    """Why a row gets no framewise scores: none of its note arrays (in the scored frames) holds a note. None when
+    one does."""
+    pieces = list(pieces)
+    if any(len(notes) for notes in pieces):
+        return None
+    return f"all {len(pieces)} windows decode to silence (no notes in the scored frames): no framewise scores"
+
+
 def score_row(pieces, scaled, ground_truth, reference_scaled, num_chunks: int, setting: str,
-              options: ScoringOptions) -> dict:
-    """The ten metrics of one row.
+              options: ScoringOptions) -> tuple[dict, str | None]:
+    """The ten metrics of one row, and why some of them are None (None when all ten are numbers).
 
     Args:
         pieces: note arrays of the row's windows; scaled: its latents `[N, 32, k]`.
-        ground_truth: `OverlapStatistics` of the train row under the same view (`ground_truth_statistics`).
+        ground_truth: `OverlapStatistics` of the train row under the same view (`ground_truth_statistics`), or
+            None when the train row is silent.
         reference_scaled: the train row's scaled latents.
+    Returns:
+        ({metric: float or None} in `METRICS` order, reason or None): a silent row has no Table 1–2 scores; a
+        Table 1 score whose ground-truth value is 0 (Eq. 10 divides by it) or absent is None.
     """
     view, spec = framewise_view(pieces, num_chunks, setting, options)
-    row = metrics.framewise_metrics(view, ground_truth, **framewise_options(spec, options))
-    row.update(metrics.latent_metrics(reference_scaled, scaled, per=options.flatten))
-    return {name: float(row[name]) for name in METRICS}
+    row = dict(metrics.latent_metrics(reference_scaled, scaled, per=options.flatten))
+    reason = silent_reason(view)
+    if reason is None:
+        stats = metrics.overlap_statistics(view, **framewise_options(spec, options))
+        row.update({name: getattr(stats, name) for name in TABLE2})
+        if ground_truth is None:
+            reason = "the train row is silent, so Table 1 has no ground truth"
+        else:
+            row.update(metrics.consistency_and_variance(stats, ground_truth))
+            undefined = [name for name in TABLE1 if math.isnan(row[name])]
+            if undefined:
+                reason = f"{', '.join(undefined)}: the train row's value is 0 (Eq. 10 divides by it)"
+    values = {name: row.get(name) for name in METRICS}
+    return {name: None if value is None or math.isnan(value) else float(value) for name, value in values.items()
+            }, reason
 
 
 def ground_truth_statistics(train_pieces, num_chunks: int, setting: str, options: ScoringOptions):
-    """OA statistics of the train row under `setting`'s view (the ground truth of Table 1)."""
+    """OA statistics of the train row under `setting`'s view (the ground truth of Table 1); None when the train
+    row is silent there."""
     view, spec = framewise_view(train_pieces, num_chunks, setting, options)
+    if silent_reason(view) is not None:
+        return None
     return metrics.overlap_statistics(view, **framewise_options(spec, options))
 
 
@@ -107,42 +140,88 @@ _TABLE_TITLES = (
 )
 
 
-def _number(value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "nan"
+MISSING = "–"  # a value that could not be computed (its reason is listed below the table)
+
+
+def _number(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return MISSING
     return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
 
 
-def write_tables(out_dir, tables: dict, absent: dict, meta: dict, note_stats: dict | None = None) -> dict:
+def write_tables(out_dir, tables: dict, absent: dict, meta: dict, note_stats: dict | None = None,
+                 unscored: dict | None = None) -> dict:
     """Writes `tables.json`, `tables.csv`, `tables.md` (and `note_statistics.json`) to `out_dir`.
 
     Args:
-        tables: {setting: {row: {metric: value}}}.
+        tables: {setting: {row: {metric: value or None}}}.
         absent: {setting: {row: reason}} for the rows left out.
         meta: settings of the run, written to `run.json` and summarised in the markdown.
-        note_stats: {setting: {row: {statistic: value}}}, beyond the paper.
+        note_stats: {setting: {row: {statistic: value or None}}}, beyond the paper.
+        unscored: {setting: {row: reason}} for the rows with None values (`score_row`).
     Returns the paths written, by kind.
     """
+    unscored = unscored or {}
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "tables.json", "csv": out_dir / "tables.csv", "markdown": out_dir / "tables.md",
              "run": out_dir / "run.json"}
-    paths["json"].write_text(json.dumps(tables, indent=1, allow_nan=True) + "\n", encoding="utf-8")
-    paths["run"].write_text(json.dumps({**meta, "absent_rows": absent}, indent=1) + "\n", encoding="utf-8")
+    paths["json"].write_text(json.dumps(tables, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    paths["run"].write_text(json.dumps({**meta, "absent_rows": absent, "unscored_rows": unscored}, indent=1) + "\n",
+                            encoding="utf-8")
     with paths["csv"].open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["setting", "row", *METRICS])
         for setting, rows in tables.items():
             for row, values in rows.items():
-                writer.writerow([setting, row, *(repr(float(values[m])) for m in METRICS)])
+                writer.writerow([setting, row, *("" if values[m] is None else repr(float(values[m]))
+                                                 for m in METRICS)])
     if note_stats is not None:
         paths["note_statistics"] = out_dir / "note_statistics.json"
         paths["note_statistics"].write_text(json.dumps(note_stats, indent=1) + "\n", encoding="utf-8")
-    paths["markdown"].write_text(markdown(tables, absent, meta, note_stats), encoding="utf-8")
+    paths["markdown"].write_text(markdown(tables, absent, meta, note_stats, unscored), encoding="utf-8")
     return paths
 
 
-def markdown(tables: dict, absent: dict, meta: dict, note_stats: dict | None = None) -> str:
+def _table_rows(tables: dict, names) -> list[tuple[str, list[str]]]:
+    """(row, cells) of one table: for each row present in some setting, the values of `names` in every setting
+    (`MISSING` where the setting lacks the row or a value)."""
+    rows = []
+    for row in ROWS:
+        if not any(row in tables.get(s, {}) for s in SETTINGS):
+            continue
+        cells = []
+        for setting in SETTINGS:
+            values = tables.get(setting, {}).get(row)
+            cells += [_number(values[n]) if values else MISSING for n in names]
+        rows.append((row, cells))
+    return rows
+
+
+def _reasons(by_setting: dict) -> list[str]:
+    """"setting / row: reason" lines of {setting: {row: reason}}, in `SETTINGS` order."""
+    return [f"{setting} / {row}: {why}" for setting in SETTINGS for row, why in by_setting.get(setting, {}).items()]
+
+
+def terminal_table(tables: dict, absent: dict, unscored: dict | None = None) -> str:
+    """Table 1 (the paper's main table) as aligned plain text for the terminal, with the reasons for rows left
+    out or not fully scored."""
+    title, names, headers = _TABLE_TITLES[0]
+    body = _table_rows(tables, names)
+    width = max(len("row"), *(len(row) for row, _ in body))
+    cell = max(len(h) for h in headers)
+    group = len(headers) * (cell + 2) - 2
+    lines = [title,
+             " " * (width + 2) + "  ".join(f"{s:<{group}}" for s in SETTINGS).rstrip(),
+             f"{'row':<{width}}  " + "  ".join(f"{h:>{cell}}" for _ in SETTINGS for h in headers)]
+    lines += [f"{row:<{width}}  " + "  ".join(f"{c:>{cell}}" for c in cells) for row, cells in body]
+    notes = _reasons(absent) + _reasons(unscored or {})
+    lines += [f"{MISSING} {note}" for note in notes]
+    return "\n".join(lines)
+
+
+def markdown(tables: dict, absent: dict, meta: dict, note_stats: dict | None = None,
+             unscored: dict | None = None) -> str:
     lines = ["# Evaluation (paper Tables 1–3)", ""]
     lines += [f"- {key}: {value}" for key, value in meta.items() if not isinstance(value, (dict, list))]
     lines.append("")
@@ -150,20 +229,14 @@ def markdown(tables: dict, absent: dict, meta: dict, note_stats: dict | None = N
         lines += [f"## {title}", ""]
         lines.append("| row | " + " | ".join(f"{s} {h}" for s in SETTINGS for h in headers) + " |")
         lines.append("|---" * (1 + len(SETTINGS) * len(names)) + "|")
-        for row in ROWS:
-            if not any(row in tables.get(s, {}) for s in SETTINGS):
-                continue
-            cells = []
-            for setting in SETTINGS:
-                values = tables.get(setting, {}).get(row)
-                cells += [_number(values[n]) if values else "–" for n in names]
-            lines.append(f"| {row} | " + " | ".join(cells) + " |")
+        lines += [f"| {row} | " + " | ".join(cells) + " |" for row, cells in _table_rows(tables, names)]
         lines.append("")
-    reasons = [(s, r, why) for s in SETTINGS for r, why in absent.get(s, {}).items()]
-    if reasons:
-        lines += ["## Rows left out", ""]
-        lines += [f"- {setting} / {row}: {why}" for setting, row, why in reasons]
-        lines.append("")
+    for heading, by_setting in (("Rows left out", absent), ("Rows not fully scored", unscored or {})):
+        reasons = _reasons(by_setting)
+        if reasons:
+            lines += [f"## {heading}", ""]
+            lines += [f"- {reason}" for reason in reasons]
+            lines.append("")
     if note_stats:
         lines += ["## Note statistics (beyond the paper; means over the row's pieces)", ""]
         names = sorted({n for rows in note_stats.values() for stats in rows.values() for n in stats})
@@ -177,7 +250,8 @@ def markdown(tables: dict, absent: dict, meta: dict, note_stats: dict | None = N
 
 
 def mean_note_statistics(pieces, num_chunks: int) -> dict:
-    """`metrics.mean_note_statistics` over a row's note arrays, as plain floats."""
+    """`metrics.mean_note_statistics` over a row's note arrays, as plain floats; None where a statistic is
+    undefined for every piece (the pitch-class entropy of a silent row)."""
     stats = metrics.mean_note_statistics(pieces, total_seconds=window_seconds(num_chunks))
-    return {name: float(value) for name, value in stats.items()}
+    return {name: None if math.isnan(value) else float(value) for name, value in stats.items()}
 

@@ -94,7 +94,11 @@ def _load_artifact(spec: NetworkSpec, artifact):
     import keras
 
     path = artifact / run_dir.MODEL_FILENAME
-    model = keras.saving.load_model(path, compile=False)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as err:  # keras raises many types for a missing, foreign or broken archive
+        raise ConfigError(f"{path}: could not be loaded as the network of a {spec.section} run "
+                          f"({_first_line(err)})") from err
     if not isinstance(model, spec.model_class):
         raise ConfigError(f"{path}: holds a {type(model).__name__}, not the {spec.model_class.__name__} of a "
                           f"{spec.section} run")
@@ -119,9 +123,14 @@ def restore_network(spec: NetworkSpec, model, checkpoint_prefix: str, ema: bool)
         status.expect_partial()
         status.assert_existing_objects_matched()
     except (ValueError, AssertionError, tf.errors.OpError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"{checkpoint_prefix}: the checkpoint does not fit the config's {spec.section}.model "
-                          f"({first_line})") from err
+                          f"({_first_line(err)})") from err
     if ema:
         for variable, shadow in zip(model.trainable_variables, shadows.ema):
             variable.assign(shadow)
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of a library's error message (its type when it has none), for a one-line error of ours."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -104,8 +104,14 @@ def note_statistics(piece, total_seconds: float | None = None) -> dict:
 
 
 def mean_note_statistics(pieces, total_seconds: float | None = None) -> dict:
-    """`note_statistics` averaged over a set (NaN entropies of empty pieces are left out of that mean)."""
+    """`note_statistics` averaged over a set. The NaN entropies of empty pieces are left out of that mean; it is
+    NaN (without a warning) when every piece is empty."""
     rows = [note_statistics(piece, total_seconds) for piece in pieces]
     if not rows:
         raise ValueError("mean_note_statistics: no pieces")
-    return {key: float(np.nanmean([row[key] for row in rows])) for key in rows[0]}
+    means = {}
+    for key in rows[0]:
+        values = np.asarray([row[key] for row in rows], np.float64)
+        defined = values[~np.isnan(values)]
+        means[key] = float(defined.mean()) if defined.size else float("nan")
+    return means
