@@ -34,8 +34,9 @@ class MelodyLatents:
             examples = examples.as_numpy_iterator()
         columns = None if dims is None else np.asarray(sorted(int(d) for d in dims), np.int64)
         mu, sigma, rests, full_z_size = [], [], [], None
+        # disable=None: a bar on a terminal only (not in logs); it advances per melody read
         for index, example in enumerate(tqdm.tqdm(examples, desc="reading latents", unit=" melodies",
-                                                  leave=False, mininterval=2.0)):
+                                                  mininterval=0.5, disable=None)):
             missing = {"mu", "sigma", "rests"} - set(example)
             if missing:
                 raise ValueError(f"example {index}: missing {sorted(missing)}; a latent config of lakh_midi "
