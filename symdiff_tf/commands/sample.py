@@ -1,17 +1,34 @@
-"""`symdiff sample --checkpoint RUN --num N --out FILE.npy [--config FILE]`: unconditional latent windows."""
+"""`symdiff sample [--model DIR] --num N --seed S --out OUT [--steps K] [--temperature T]`: melodies as MIDI and
+piano rolls from the SavedModel bundle (the shipped default model unless `--model` names another).
+
+The research path: `symdiff sample --checkpoint RUN --out FILE.npy` writes scaled latent windows; with `--vae FILE`
+and a folder as `--out` it also decodes them into MIDI and piano rolls (`symdiff_tf.generation`)."""
 import contextlib
 import pathlib
+
+from symdiff_tf.commands.bundle_io import (
+    add_music_arguments,
+    bundle_steps,
+    melodies_from_outputs,
+    open_bundle,
+    seeds_of,
+    write_music,
+)
 
 
 def add_sampling_arguments(parser):
     """Arguments shared by `sample` and `infill`."""
-    parser.add_argument("--checkpoint", required=True, metavar="RUN",
-                        help="run directory of `symdiff train` (its latest checkpoint), its checkpoints folder, a "
-                             "checkpoint prefix, or an inference artifact folder RUN/inference/step_N")
+    parser.add_argument("--checkpoint", default=None, metavar="RUN",
+                        help="research path: a run directory of `symdiff train` (its latest checkpoint), its "
+                             "checkpoints folder, a checkpoint prefix, or an inference artifact folder "
+                             "RUN/inference/step_N, instead of a bundle")
     parser.add_argument("--config", default=None,
                         help="YAML config file with a ddpm: section (default: the config the run was trained with)")
-    parser.add_argument("--out", required=True, help="output .npy of scaled latents [N, 32, k]")
-    parser.add_argument("--seed", type=int, default=42, help="sampling seed (default 42, as the original)")
+    parser.add_argument("--out", required=True,
+                        help="output folder of MIDI and PNG files; with --checkpoint and no --vae, an .npy of "
+                             "scaled latents [N, 32, k]")
+    parser.add_argument("--seed", type=int, default=42,
+                        help="sampling seed (default 42, as the original); with MIDI out, melody i uses seed S + i")
     parser.add_argument("--ddpm-form", choices=("original", "paper"), default=None,
                         help="original: x0 clipped, posterior mean (default from config); paper: Algorithm 3")
     parser.add_argument("--variance", choices=("beta_tilde", "beta"), default="beta_tilde",
@@ -84,19 +101,83 @@ def write_result(result, out: pathlib.Path, intermediates) -> None:
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "sample", help="sample latent windows from a trained diffusion model (DDPM or DDIM)",
-        description="Writes N scaled latent windows [N, 32, k] as .npy (decode them with the VAE).")
+        "sample", help="generate melodies (MIDI and piano rolls) or latent windows with the diffusion model",
+        description=__doc__.split("\n\n")[0].split(": ", 1)[1])
     add_sampling_arguments(parser)
-    parser.add_argument("--num", type=int, default=16, help="number of windows (one batch)")
-    parser.add_argument("--method", choices=("ddpm", "ddim"), default=None, help="default from config")
-    parser.add_argument("--steps", type=int, default=None, help="DDIM steps (default from config)")
+    add_music_arguments(parser, with_num=False)
+    parser.add_argument("--num", type=int, default=8, help="number of melodies or windows (default 8)")
+    parser.add_argument("--method", choices=("ddpm", "ddim"), default=None,
+                        help="research path: sampler (default from config)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="diffusion steps: the model's N (1000) runs the paper's DDPM sampler, fewer run DDIM "
+                             "(default: the config's ddim_steps)")
     parser.add_argument("--eta", type=float, default=None, help="DDIM eta (default from config)")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     if args.num < 1:
-        raise ValueError(f"--num {args.num}: expected at least 1 window")
+        raise ValueError(f"--num {args.num}: expected at least 1 melody")
+    if args.checkpoint is None:
+        return _run_bundle(args)
+    if args.model is not None:
+        raise ValueError("--model and --checkpoint: give one (a bundle, or a run directory)")
+    if args.vae is not None:
+        return _run_generator(args)
+    return _run_latents(args)
+
+
+def _run_bundle(args) -> int:
+    import tensorflow as tf
+
+    bundle, folder = open_bundle(args.model)
+    steps = bundle_steps(args.steps, folder)
+    seeds = seeds_of(args.seed, args.num)
+    method = "DDPM" if steps == _bundle_num_steps(folder) else f"DDIM, {steps} steps"
+    print(f"sampling {args.num} melodies of 64 bars with {folder} ({method})", flush=True)
+    melodies = []
+    import tqdm
+
+    for begin in tqdm.trange(0, len(seeds), 4, desc="sample", unit=" batch of 4", disable=args.no_progress):
+        outputs = bundle.signatures["sample"](seeds=tf.constant(seeds[begin:begin + 4]), steps=tf.constant(steps),
+                                              temperature=tf.constant(args.temperature, tf.float32))
+        melodies.append(melodies_from_outputs(outputs))
+    write_music(_concatenated(melodies), args.out, "sample", args.seed, "melodies",
+                f"listen to the .mid files, or regenerate bars of a song: symdiff infill SONG.mid --bars 17-48 "
+                f"--track MELODY --out {args.out}/infill")
+    return 0
+
+
+def _bundle_num_steps(folder) -> int:
+    import yaml
+
+    config = yaml.safe_load((folder / "assets" / "config.yaml").read_text(encoding="utf-8"))
+    return int(config["ddpm"]["schedule"]["num_steps"])
+
+
+def _concatenated(parts):
+    import dataclasses
+
+    import numpy as np
+
+    first = parts[0]
+    return dataclasses.replace(first, **{field: np.concatenate([getattr(p, field) for p in parts])
+                                         for field in ("tokens", "joined", "real_bars")})
+
+
+def _run_generator(args) -> int:
+    from symdiff_tf.generation.generator import Generator
+
+    generator = Generator.from_files(args.vae, args.checkpoint)
+    melodies = generator.sample(seeds_of(args.seed, args.num), steps=args.steps, temperature=args.temperature,
+                                progress=None if args.no_progress else "sampling")
+    write_music(melodies, args.out, "sample", args.seed, "melodies",
+                f"the same model as one SavedModel: symdiff export --vae {args.vae} --diffusion {args.checkpoint} "
+                "--out bundles/mine/1")
+    return 0
+
+
+def _run_latents(args) -> int:
     out = check_out(args.out)
     trained, sampler = load_sampler_from_args(args)
     sampling = trained.config.sampling
@@ -114,4 +195,5 @@ def run(args) -> int:
             result = sampler.ddpm(args.num, args.seed, ddpm_form=args.ddpm_form or sampling.ddpm_form,
                                   variance=args.variance, num_intermediates=args.intermediates, progress=progress)
     write_result(result, out, args.intermediates)
+    print(f"next: decode them into MIDI with the same command plus --vae VAE.keras and a folder as --out")
     return 0
