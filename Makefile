@@ -25,8 +25,11 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-install
 install: $(VENV)/.stamp-install
 install-test: $(VENV)/.stamp-test
 
+# music from the shipped default model (saved_models/default/): 8 melodies of 64 bars, and bars 17-32 of a POP909
+# test song regenerated with the other bars kept; MIDI, piano rolls and a grid picture in $(DEMO_OUT)/
 demo: install
-	$(VENV)/bin/symdiff melodies $(SHARED)/pop909/midi/001.mid $(SHARED)/pop909/midi/002.mid $(SHARED)/pop909/midi/003.mid --track MELODY --out $(DEMO_OUT)
+	$(VENV)/bin/symdiff sample --num 8 --seed 0 --out $(DEMO_OUT)/samples
+	$(VENV)/bin/symdiff infill $(SHARED)/pop909/midi/010.mid --bars 17-32 --track MELODY --out $(DEMO_OUT)/infill
 
 # the shipped default model from POP909 (hours of CPU; resumable: run it again after an interruption)
 default-model: install
