@@ -43,7 +43,8 @@ def register(subparsers):
         "infill", help="regenerate bars of a song (MIDI in, MIDI out), or chunks of latent windows",
         description=__doc__.split("\n\n")[0].split(": ", 1)[1])
     parser.add_argument("song", nargs="?", default=None, metavar="SONG.mid", help="the MIDI file whose bars to redo")
-    parser.add_argument("--bars", default=None, metavar="A-B", help="bars to regenerate, from 1, inclusive (e.g. 17-48)")
+    parser.add_argument("--bars", default=None, metavar="A-B",
+                        help="bars to regenerate, from 1, inclusive (e.g. 17-48)")
     parser.add_argument("--track", default=None, help="the track holding the melody (POP909: MELODY); default: all "
                                                       "instruments")
     parser.add_argument("--melody", type=int, default=0, help="which melody of the file (default 0, the first)")

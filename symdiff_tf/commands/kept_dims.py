@@ -16,7 +16,8 @@ def register(subparsers):
         "kept-dims", help="what each kept-dims rule keeps and costs in reconstruction",
         description=__doc__.split("\n\n")[0])
     parser.add_argument("--vae", required=True, metavar="FILE", help="the MusicVAE .keras file that made the latents")
-    parser.add_argument("--data", required=True, metavar="SPEC", help="tfds:lakh_midi/CONFIG[@DATA_DIR], a latent config")
+    parser.add_argument("--data", required=True, metavar="SPEC",
+                        help="tfds:lakh_midi/CONFIG[@DATA_DIR], a latent config")
     parser.add_argument("--thresholds", type=float, nargs="+", default=DEFAULT_THRESHOLDS,
                         help=f"mean-sigma thresholds to report (default {' '.join(map(str, DEFAULT_THRESHOLDS))})")
     parser.add_argument("--top-k", type=int, nargs="+", default=DEFAULT_TOP_K,

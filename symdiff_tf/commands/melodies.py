@@ -146,7 +146,7 @@ def run(args) -> int:
                          f"{first['file']}: {first['reason']}); every reason is in {out / 'summary.json'}")
     if archives:
         train = next((a for a in archives if a.name in ("chunks.npz", "chunks-train.npz")), archives[0])
-        print(f"next: symdiff train-vae --config configs/default.yaml --data {train} --workdir runs/vae")
+        print(f"next: symdiff train-vae --config configs/default.yaml --data {train} --keep-rests --workdir runs/vae")
     return 0
 
 

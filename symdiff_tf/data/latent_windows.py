@@ -12,7 +12,8 @@ Steps, and where we differ from the original (docs/deviations.md):
 - z: `z_mode="sample"` (default) draws z ~ N(mu, sigma) afresh for every window each epoch; `"fixed"` draws
   one sample per chunk once, with the seed (the original stored one unseeded sample); `"mu"` uses the mean.
 - Kept dims: those whose mean sigma over train is below `sigma_threshold` (paper: 1.0), the `kept_top_k` with
-  the smallest mean sigma, or the explicit list `kept_dims` (the paper's 42 are `PAPER_KEPT_DIMS`). Gathered before scaling, as the original.
+  the smallest mean sigma, or the explicit list `kept_dims` (the paper's 42 are `PAPER_KEPT_DIMS`). Gathered
+  before scaling, as the original.
 - Scaling: x' = 2 (x - min) / (max - min) - 1 with one scalar min and max over all kept dims, positions and
   train windows (the original also normalised eval with eval statistics: `fit_scaler` on eval data gives
   that, see `datasets_for_training(eval_statistics="own")`). The statistics are saved as a small JSON beside
