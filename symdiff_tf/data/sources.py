@@ -1,7 +1,7 @@
 """The data seam: `--data SPEC` → a finite `tf.data.Dataset` of scaled latent windows `[32, k]` float32.
 
 Accepted specs:
-- `tfds:NAME/CONFIG[@DATA_DIR]`: a built latent config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_cat_mel_2bar_big`),
+- `tfds:NAME/CONFIG[@DATA_DIR]`: a built latent config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_HASH`),
   through `open_tfds_windows` with a `LatentDataConfig` (windows `[window_chunks, k]`); the `eval` split
   is the dataset's validation split (else test), scaled with the train statistics;
 - `PATH.npy`: an array `[N, 32, k]` (the training split; there is no validation split);
@@ -120,7 +120,7 @@ def open_tfds_windows(spec: str, split: str = "train", config: LatentDataConfig 
     """The `--data` seam for built TFDS latents: `tfds:NAME/CONFIG[@DATA_DIR]` -> windows of `split`, or None.
 
     `split` is "train" or "eval" (the dataset's "validation" split, else "test"). NAME/CONFIG is a built latent
-    config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_cat_mel_2bar_big@~/tensorflow_datasets`); kept dims come
+    config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_HASH@~/tensorflow_datasets`); kept dims come
     from its metadata `mean_sigma_train`. `opened_scaler(spec)` gives the statistics to save beside the model.
     """
     if split not in ("train", "eval"):
