@@ -21,6 +21,8 @@ import warnings
 _GLOG = re.compile(rb"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ ([\w.\-]+):\d+\]")
 _NO_GPU_SOURCES = (b"cuda_platform.cc", b"cuda_executor.cc", b"cuda_diagnostics.cc", b"cudart_stub.cc",
                    b"cuda_dnn.cc", b"cuda_fft.cc", b"cuda_blas.cc")
+# logged as an error by oneDNN when an int32 op falls back to Eigen: harmless (same results)
+_KNOWN_HARMLESS_ERROR = b"oneDNN supports DT_INT32 only on platforms with AVX-512"
 _NOTICES = (b"WARNING: All log messages before absl::InitializeLog()",
             b"To enable the following instructions:", b"This TensorFlow binary is optimized")
 _PREFIXES = (b"I", b"W", b"E", b"F", b"WARNING: All", b"To enable", b"This TensorFlow")
@@ -30,7 +32,7 @@ def is_noise(line: bytes) -> bool:
     """True for one stderr line (without its end) that is TensorFlow start-up noise."""
     match = _GLOG.match(line)
     if match:
-        return line[:1] in (b"I", b"W") or match.group(1) in _NO_GPU_SOURCES
+        return line[:1] in (b"I", b"W") or match.group(1) in _NO_GPU_SOURCES or _KNOWN_HARMLESS_ERROR in line
     return line.startswith(_NOTICES)
 
 

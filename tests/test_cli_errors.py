@@ -41,6 +41,8 @@ def test_noise_filter_keeps_ours():
     assert is_noise(b"I0000 00:00:1795979361.862216   13395 port.cc:153] oneDNN custom operations are on.")
     assert is_noise(b"E0000 00:00:1795977572.940728    3206 cuda_platform.cc:52] failed call to cuInit: INTERNAL")
     assert is_noise(b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR")
+    assert is_noise(b"E0000 00:00:1795985397.122871    9320 util.cc:131] oneDNN supports DT_INT32 only on platforms "
+                    b"with AVX-512. Falling back to the default Eigen-based implementation if present.")
     assert not is_noise(b"E0000 00:00:1795977572.940728    3206 op_kernel.cc:52] OOM when allocating tensor")
     assert not is_noise(b"symdiff train: --data 'x.npy': no such file")
     assert not is_noise(b"Traceback (most recent call last):")
