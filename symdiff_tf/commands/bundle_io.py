@@ -63,14 +63,16 @@ def seeds_of(seed: int, count: int):
     return np.arange(seed, seed + count, dtype=np.int32)
 
 
-def bundle_steps(steps, folder: pathlib.Path) -> int:
-    """`--steps`, or the bundle's default: the DDIM steps of the config in its assets."""
-    if steps is not None:
-        return steps
+def bundle_ddpm_config(folder: pathlib.Path) -> dict:
+    """The `ddpm:` section of the config in the bundle's assets."""
     import yaml
 
-    config = yaml.safe_load((folder / "assets" / "config.yaml").read_text(encoding="utf-8"))
-    return int(config["ddpm"]["sampling"]["ddim_steps"])
+    return yaml.safe_load((folder / "assets" / "config.yaml").read_text(encoding="utf-8"))["ddpm"]
+
+
+def bundle_steps(steps, ddpm_config: dict) -> int:
+    """`--steps`, or the bundle's default: the DDIM steps of its config."""
+    return int(ddpm_config["sampling"]["ddim_steps"]) if steps is None else steps
 
 
 def melodies_from_outputs(outputs, real_bars=None):

@@ -6,6 +6,7 @@ The research path: `symdiff infill --checkpoint RUN --template FILE.npy --keep 0
 scaled latent windows; `symdiff infill SONG.mid --bars A-B --checkpoint RUN --vae FILE --out DIR` gives MIDI."""
 from symdiff_tf.commands.bundle_io import (
     add_music_arguments,
+    bundle_ddpm_config,
     bundle_steps,
     melodies_from_outputs,
     open_bundle,
@@ -133,7 +134,7 @@ def _bundle_infill(args, tokens, real_bars, seeds):
     from symdiff_tf.generation.tokens import chunks_of_bars, joined_tokens
 
     bundle, folder = open_bundle(args.model)
-    steps = bundle_steps(args.steps, folder)
+    steps = bundle_steps(args.steps, bundle_ddpm_config(folder))
     print(f"infilling with {folder} ({steps} diffusion steps)", flush=True)
     mask = chunks_of_bars(tf.constant(real_bars))
     outputs = bundle.signatures["infill"](tokens=tf.constant(tokens, tf.int32), mask=mask,

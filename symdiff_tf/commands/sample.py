@@ -8,6 +8,7 @@ import pathlib
 
 from symdiff_tf.commands.bundle_io import (
     add_music_arguments,
+    bundle_ddpm_config,
     bundle_steps,
     melodies_from_outputs,
     open_bundle,
@@ -129,15 +130,15 @@ def run(args) -> int:
 
 def _run_bundle(args) -> int:
     import tensorflow as tf
-
-    bundle, folder = open_bundle(args.model)
-    steps = bundle_steps(args.steps, folder)
-    seeds = seeds_of(args.seed, args.num)
-    method = "DDPM" if steps == _bundle_num_steps(folder) else f"DDIM, {steps} steps"
-    print(f"sampling {args.num} melodies of 64 bars with {folder} ({method})", flush=True)
-    melodies = []
     import tqdm
 
+    bundle, folder = open_bundle(args.model)
+    ddpm_config = bundle_ddpm_config(folder)
+    steps = bundle_steps(args.steps, ddpm_config)
+    seeds = seeds_of(args.seed, args.num)
+    method = "DDPM" if steps == int(ddpm_config["schedule"]["num_steps"]) else f"DDIM, {steps} steps"
+    print(f"sampling {args.num} melodies of 64 bars with {folder} ({method})", flush=True)
+    melodies = []
     for begin in tqdm.trange(0, len(seeds), 4, desc="sample", unit=" batch of 4", disable=args.no_progress):
         outputs = bundle.signatures["sample"](seeds=tf.constant(seeds[begin:begin + 4]), steps=tf.constant(steps),
                                               temperature=tf.constant(args.temperature, tf.float32))
@@ -146,13 +147,6 @@ def _run_bundle(args) -> int:
                 f"listen to the .mid files, or regenerate bars of a song: symdiff infill SONG.mid --bars 17-48 "
                 f"--track MELODY --out {args.out}/infill")
     return 0
-
-
-def _bundle_num_steps(folder) -> int:
-    import yaml
-
-    config = yaml.safe_load((folder / "assets" / "config.yaml").read_text(encoding="utf-8"))
-    return int(config["ddpm"]["schedule"]["num_steps"])
 
 
 def _concatenated(parts):
@@ -195,5 +189,5 @@ def _run_latents(args) -> int:
             result = sampler.ddpm(args.num, args.seed, ddpm_form=args.ddpm_form or sampling.ddpm_form,
                                   variance=args.variance, num_intermediates=args.intermediates, progress=progress)
     write_result(result, out, args.intermediates)
-    print(f"next: decode them into MIDI with the same command plus --vae VAE.keras and a folder as --out")
+    print("next: decode them into MIDI with the same command plus --vae VAE.keras and a folder as --out")
     return 0

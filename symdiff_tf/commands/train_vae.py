@@ -57,6 +57,7 @@ def run(args) -> int:
                                            keep_rests=args.keep_rests)
     else:
         train_chunks, eval_chunks = split_train_eval(chunks, args.eval_fraction, args.seed)
+    skipped = {reason: count for reason, count in skipped.items() if count}
     print(f"data: {len(train_chunks)} train / {len(eval_chunks)} eval chunks"
           + (f"; skipped: {skipped}" if skipped else ""), flush=True)
     options = TrainOptions(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
