@@ -147,6 +147,52 @@ def test_the_terminal_shows_table_1_and_what_to_run_next(trained, tmp_path, caps
     assert printed[-1].startswith("next: ")
 
 
+def test_a_ddim_sweep_adds_rows_that_start_from_the_ddim_rows_noise(trained, with_mdn):
+    _, base = with_mdn  # --ddim-steps 3
+    out = trained / "out_sweep"
+    swept = _evaluate(trained, out, "--ddim-sweep", "5", "3", "1")
+    for setting in ("unconditional", "infilling"):
+        # the ddim row's 3 steps are not repeated; sweep rows follow ddim, by step count
+        assert list(swept[setting]) == ["train", "test", "ddpm", "ddim", "ddim-1", "ddim-5", "interpolation", "prior"]
+        assert swept[setting]["ddim"] == base[setting]["ddim"]
+        assert swept[setting]["ddim-5"] != swept[setting]["ddim-1"]
+    # ddim-5 is exactly the ddim row of a run with 5 steps: the same seeds, only the step count differs
+    five = _evaluate(trained, trained / "out_five", "--ddim-steps", "5")
+    assert swept["unconditional"]["ddim-5"] == five["unconditional"]["ddim"]
+    assert swept["infilling"]["ddim-5"] == five["infilling"]["ddim"]
+    assert json.loads((out / "run.json").read_text())["ddim_sweep"] == [5, 3, 1]
+    assert "| ddim-5 |" in (out / "tables.md").read_text()
+
+
+def test_both_oa_formulas_score_the_same_samples(trained, with_mdn, capsys):
+    _, exact = with_mdn
+    out = trained / "out_both"
+    tables = _evaluate(trained, out, "--oa-formula", "both", "--mdn", str(trained / "mdn"))
+    assert tables == exact
+    original = json.loads((out / "oa_original" / "tables.json").read_text())
+    assert json.loads((out / "oa_original" / "run.json").read_text())["scoring_formula"] == "original"
+    alone = _evaluate(trained, trained / "out_original", "--oa-formula", "original", "--mdn", str(trained / "mdn"))
+    assert original == alone
+    assert original["unconditional"]["ddpm"]["pitch_oa_mean"] != exact["unconditional"]["ddpm"]["pitch_oa_mean"]
+    assert f"{out / 'oa_original' / 'tables.md'} (the original OA formula)" in capsys.readouterr().out
+
+
+def test_sampling_in_bfloat16_is_recorded_and_changes_only_sampled_rows(trained, with_mdn):
+    _, full = with_mdn
+    out = trained / "out_bf16"
+    half = _evaluate(trained, out, "--precision", "bfloat16", "--mdn", str(trained / "mdn"))
+    assert json.loads((out / "run.json").read_text())["precision"] == "bfloat16"
+    for setting, rows in half.items():
+        for row in ("train", "test", "interpolation", "prior"):
+            assert rows[row] == full[setting][row]
+    assert half["unconditional"]["ddpm"] != full["unconditional"]["ddpm"]
+
+
+def test_a_ddim_sweep_step_count_below_1_is_refused(trained, tmp_path, capsys):
+    assert cli.main(_evaluate_args(trained, tmp_path / "out", "--ddim-sweep", "0")) == 1
+    assert "--ddim-sweep 0: step counts must be at least 1" in capsys.readouterr().err
+
+
 def _notes(pitches, durations) -> np.ndarray:
     """One note per 4 s chunk over 32 chunks: [32, 3] (pitch, start s, end s)."""
     return np.array([[pitches[c % len(pitches)], 4.0 * c, 4.0 * c + durations[c % len(durations)]]

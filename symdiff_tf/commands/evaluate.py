@@ -35,12 +35,19 @@ def register(subparsers):
     parser.add_argument("--num-samples", type=int, default=1000, help="windows per row (paper 1000)")
     parser.add_argument("--seed", type=int, default=42, help="seed of every draw (default 42)")
     parser.add_argument("--ddim-steps", type=int, default=None, help="steps of the ddim row (default: config)")
+    parser.add_argument("--ddim-sweep", type=int, nargs="+", default=(), metavar="K",
+                        help="also a row ddim-K for each step count K (same seeds as the ddim row), e.g. "
+                             "--ddim-sweep 10 25 100 1000")
+    parser.add_argument("--precision", choices=("none", "bfloat16", "float16"), default="none",
+                        help="the diffusion and MDN networks in mixed precision while sampling (default none: "
+                             "float32); the VAE decodes in float32 always")
     parser.add_argument("--curve-points", type=int, default=10,
                         help="intermediate diffusion states scored for Figure 3 (0: no curves)")
     parser.add_argument("--fill", choices=("noise", "zeros"), default="noise",
                         help="dropped latent dims before decoding: N(0,1) noise (original) or zeros")
-    parser.add_argument("--oa-formula", choices=("exact", "original"), default="exact",
-                        help="overlapping area: exact (default) or the released code's formula")
+    parser.add_argument("--oa-formula", choices=("exact", "original", "both"), default="exact",
+                        help="overlapping area: exact (default), the released code's formula, or both (the exact "
+                             "one's tables in OUT, the original's in OUT/oa_original/, from the same samples)")
     parser.add_argument("--empty-frames", choices=("zero", "skip"), default="zero",
                         help="frames without notes: mean 0 / variance 0 (original) or skip their pairs")
     parser.add_argument("--infill-frames", choices=("all", "gap"), default="all",
@@ -159,8 +166,8 @@ def load_models(args):
     from symdiff_tf.diffusion.inference import load_sampler
     from symdiff_tf.mdn.inference import load_mdn
 
-    diffusion = load_sampler(args.diffusion_config, args.diffusion)
-    return diffusion, load_mdn(args.mdn_config, args.mdn) if args.mdn else None
+    diffusion = load_sampler(args.diffusion_config, args.diffusion, precision=args.precision)
+    return diffusion, load_mdn(args.mdn_config, args.mdn, precision=args.precision) if args.mdn else None
 
 
 def check_vae(vae, vae_path: str, models: dict) -> None:
@@ -195,17 +202,23 @@ def run(args) -> int:
     diffusion, mdn = load_models(args)
     check_vae(vae, args.vae, {"diffusion": diffusion, "mdn": mdn})
     inputs = EvaluationInputs(train, test, scaler, vae, diffusion, mdn)
+    if any(k < 1 for k in args.ddim_sweep):
+        raise ValueError(f"--ddim-sweep {' '.join(map(str, args.ddim_sweep))}: step counts must be at least 1")
+    scorings = [ScoringOptions(formula=formula, empty_frames=args.empty_frames, infill_frames=args.infill_frames,
+                               flatten=args.flatten)
+                for formula in (("exact", "original") if args.oa_formula == "both" else (args.oa_formula,))]
     settings = EvaluationSettings(
         num_samples=args.num_samples, seed=args.seed, ddim_steps=args.ddim_steps, curve_points=args.curve_points,
-        fill=args.fill, decode_batch=args.decode_batch, pianorolls=args.pianorolls,
-        original_infill=args.original_infill,
-        scoring=ScoringOptions(formula=args.oa_formula, empty_frames=args.empty_frames,
-                               infill_frames=args.infill_frames, flatten=args.flatten))
+        fill=args.fill, decode_batch=args.decode_batch, pianorolls=args.pianorolls, precision=args.precision,
+        original_infill=args.original_infill, ddim_sweep=tuple(dict.fromkeys(args.ddim_sweep)),
+        scoring=scorings[0], extra_scorings=tuple(scorings[1:]))
     result = evaluate(inputs, settings, args.out, progress=not args.no_progress)
     out = pathlib.Path(args.out)
     print(terminal_table(result.tables, result.absent, result.unscored))
+    extra = "".join(f", {path} (the {name[3:]} OA formula)" for name, path in result.paths.items()
+                    if name.startswith("oa_"))
     print(f"wrote {result.paths['markdown']} (Tables 1-3), {result.paths['json']}, {result.paths['csv']}, "
-          f"{result.paths['run']}; piano rolls in {out / 'pianorolls'}/, MIDI in {out / 'midi'}/"
+          f"{result.paths['run']}{extra}; piano rolls in {out / 'pianorolls'}/, MIDI in {out / 'midi'}/"
           + (f", Figure 3 in {out / 'figure3_curves.png'}" if (out / "figure3_curves.png").is_file() else ""))
     print(f"next: read {result.paths['markdown']} (docs/evaluation.md explains each number) and listen to "
           f"{out / 'midi' / 'unconditional'}/; evaluate another checkpoint with --diffusion RUN/inference/step_N "

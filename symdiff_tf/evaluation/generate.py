@@ -5,6 +5,8 @@ the VAE's space `[N, 32, z_size]` (for decoding). Rows:
 - `train`, `test`: N windows drawn from each split (without replacement when there are enough). The train
   draw is the ground truth of Tables 1 and 3.
 - `ddpm`: ancestral sampling over all N schedule steps (paper: 1000); `ddim`: DDIM with a chosen step count.
+- `ddim-K` (only when asked, `sweep_row_name`): DDIM with K steps from the `ddim` row's seed, so that every
+  step count starts from the same noise and the rows differ only by K.
 - `mdn`: the TransformerMDN's ancestral samples (unconditional only; it cannot condition on the end).
 - `interpolation`, `prior`: `symdiff_tf.evaluation.baselines` on the test windows' VAE-space latents.
 
@@ -104,6 +106,43 @@ def ddpm_rows(diffusion, num_samples: int, seed: int, ddim_steps: int, num_inter
     rows = {"ddpm": from_scaled(scaler, x0, fill, ddpm_seed, states, steps)}
     ddim = sampler.ddim(num_samples, ddim_seed, num_steps=ddim_steps, eta=sampling.ddim_eta)
     rows["ddim"] = from_scaled(scaler, np.asarray(ddim), fill, ddim_seed)
+    return rows
+
+
+def sweep_row_name(num_steps: int) -> str:
+    """The row of DDIM with `num_steps` steps in a step sweep: `ddim-K`."""
+    return f"ddim-{int(num_steps)}"
+
+
+def ordered_rows(names) -> list[str]:
+    """`names` in table order: `ROWS` order, with the `ddim-K` sweep rows after `ddim`, by K."""
+    names = list(names)
+    sweep = sorted((n for n in names if n.startswith("ddim-")), key=lambda n: int(n.split("-", 1)[1]))
+    order = []
+    for name in ROWS:
+        order += [name] if name in names else []
+        order += sweep if name == "ddim" else []
+    return order + [n for n in names if n not in order]
+
+
+def ddim_sweep_rows(diffusion, setting: str, num_samples: int, seed: int, step_counts, scaler, fill: str,
+                    test: RowLatents | None = None, fill_seed: int | None = None) -> dict:
+    """{`ddim-K`: RowLatents} for each K of `step_counts`: unconditional DDIM samples (from the `ddim` row's
+    seed), or for `setting` INFILLING DDIM infilling of the test windows (the `ddim` infilling row's seed and the
+    test's refill noise `fill_seed`, as `infill_rows`)."""
+    trained, sampler = diffusion
+    eta = trained.config.sampling.ddim_eta
+    rows = {}
+    for num_steps in step_counts:
+        if setting == UNCONDITIONAL:
+            ddim_seed = row_seed(seed, "ddim")
+            latents = sampler.ddim(num_samples, ddim_seed, num_steps=int(num_steps), eta=eta)
+            rows[sweep_row_name(num_steps)] = from_scaled(scaler, np.asarray(latents), fill, ddim_seed)
+        else:
+            mask = infill_mask(test.scaled.shape[1])
+            latents = sampler.ddim_infill(test.scaled, mask, row_seed(seed, "ddim") + 1, num_steps=int(num_steps),
+                                          eta=eta)
+            rows[sweep_row_name(num_steps)] = from_scaled(scaler, np.asarray(latents), fill, fill_seed)
     return rows
 
 

@@ -7,7 +7,9 @@ import numpy as np
 
 from symdiff_tf.evaluation import figures, generate, tables
 from symdiff_tf.evaluation.decode import decode_windows, tokens_to_note_array
-from symdiff_tf.evaluation.generate import INFILLING, ROWS, SETTINGS, UNCONDITIONAL, RowLatents
+from symdiff_tf.evaluation.generate import INFILLING, SETTINGS, UNCONDITIONAL, RowLatents, ordered_rows
+
+EXTRA_SCORING_DIR = "oa_{formula}"  # the tables of `EvaluationSettings.extra_scorings`, by their OA formula
 
 
 @dataclasses.dataclass
@@ -17,9 +19,13 @@ class EvaluationSettings:
     num_samples: windows per row (paper: 1000). seed: everything derives from it. ddim_steps: steps of the
     `ddim` row (None: the config's `sampling.ddim_steps`). curve_points: intermediate diffusion states scored
     for Figure 3 (0: none). fill: refill of the dropped dims, "noise" (original) or "zeros". decode_batch:
-    windows per VAE call. pianorolls: examples drawn per setting (Figure 2). midi_examples: MIDI files written
+    windows per VAE call. precision: what the sampled rows' networks ran in ("none" = float32, "bfloat16",
+    "float16"; recorded in run.json, set when the models are loaded). pianorolls: examples drawn per setting (Figure 2). midi_examples: MIDI files written
     per row and setting. original_infill: the `ddpm` infilling row as the released code ran it (U[0, 1) start,
     template pasted at level t; default False: N(0, I) start, level t − 1, docs/deviations.md).
+    ddim_sweep: further DDIM step counts, each a row `ddim-K` in both settings (same seeds as `ddim`).
+    scoring: how rows are scored; extra_scorings: further scorings of the same decoded rows (other OA formulas),
+    each written to its own folder `oa_<formula>/` (Tables 1–3 only: no curves, examples or note statistics).
     """
 
     num_samples: int = 1000
@@ -30,8 +36,11 @@ class EvaluationSettings:
     decode_batch: int = 8
     pianorolls: int = 2
     midi_examples: int = 2
+    precision: str = "none"
     original_infill: bool = False
+    ddim_sweep: tuple = ()
     scoring: tables.ScoringOptions = dataclasses.field(default_factory=tables.ScoringOptions)
+    extra_scorings: tuple = ()
 
 
 @dataclasses.dataclass
@@ -129,10 +138,29 @@ def _generate_rows(inputs: EvaluationInputs, settings: EvaluationSettings, setti
             rows.update(generate.infill_rows(inputs.diffusion, test, seed, ddim_steps, settings.curve_points,
                                              inputs.scaler, fill, generate.row_seed(seed, "test"),
                                              original_infill=settings.original_infill))
+        sweep = [k for k in settings.ddim_sweep if k != ddim_steps]  # the `ddim` row already has ddim_steps
+        rows.update(generate.ddim_sweep_rows(inputs.diffusion, setting, n, seed, sweep, inputs.scaler, fill, test,
+                                             generate.row_seed(seed, "test")))
     if setting == UNCONDITIONAL and inputs.mdn is not None:
         rows["mdn"] = generate.mdn_row(inputs.mdn, n, seed, inputs.scaler, fill)
     rows.update(generate.baseline_rows(test, setting, seed, inputs.scaler))
-    return {name: rows[name] for name in ROWS if name in rows}
+    return {name: rows[name] for name in ordered_rows(rows)}
+
+
+def _score_rows(rows: dict, pieces: dict, setting: str, train: RowLatents, num_chunks: int,
+                scoring: tables.ScoringOptions, ground_truths: dict):
+    """({row: {metric: value}}, {row: reason}) of one setting under `scoring`; `ground_truths` caches the train
+    row's statistics by (scored frames, scoring)."""
+    key = (tables.scored_frames(setting, scoring), scoring)
+    if key not in ground_truths:
+        ground_truths[key] = tables.ground_truth_statistics(pieces["train"][1], num_chunks, setting, scoring)
+    results, unscored = {}, {}
+    for name, row in rows.items():
+        results[name], reason = tables.score_row(pieces[name][1], row.scaled, ground_truths[key], train.scaled,
+                                                 num_chunks, setting, scoring)
+        if reason is not None:
+            unscored[name] = reason
+    return results, unscored
 
 
 def _refinement_curve(row: RowLatents, setting: str, ground_truth, train: RowLatents, decoded: _Decoded,
@@ -198,7 +226,8 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
     bar.update()
     decoded = _Decoded(inputs.vae, settings.decode_batch, progress)
     results, note_stats, tokens_by_setting, curves, unscored = {}, {}, {}, {}, {}
-    ground_truths = {}  # scored frames -> train row statistics: with "all" frames both settings share them
+    ground_truths = {}  # (scored frames, scoring) -> train row statistics: "all" frames serve both settings
+    extra_results = {}  # extra scoring -> (tables, unscored)
     for setting in SETTINGS:
         bar.set_postfix_str(f"{setting}: generate")
         rows = _generate_rows(inputs, settings, setting, train, test, ddim_steps)
@@ -206,16 +235,13 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
         bar.set_postfix_str(f"{setting}: decode and score")
         pieces = {name: decoded(row, f"{setting}/{name}", keep=name in ("train", "test"))
                   for name, row in rows.items()}
-        frames = tables.scored_frames(setting, scoring)
-        if frames not in ground_truths:
-            ground_truths[frames] = tables.ground_truth_statistics(pieces["train"][1], num_chunks, setting, scoring)
-        ground_truth = ground_truths[frames]
-        results[setting], unscored[setting] = {}, {}
-        for name, row in rows.items():
-            results[setting][name], reason = tables.score_row(pieces[name][1], row.scaled, ground_truth,
-                                                              train.scaled, num_chunks, setting, scoring)
-            if reason is not None:
-                unscored[setting][name] = reason
+        results[setting], unscored[setting] = _score_rows(rows, pieces, setting, train, num_chunks, scoring,
+                                                          ground_truths)
+        for extra in settings.extra_scorings:
+            extra_results.setdefault(extra, ({}, {}))
+            extra_results[extra][0][setting], extra_results[extra][1][setting] = _score_rows(
+                rows, pieces, setting, train, num_chunks, extra, ground_truths)
+        ground_truth = ground_truths[(tables.scored_frames(setting, scoring), scoring)]
         note_stats[setting] = {name: tables.mean_note_statistics(pieces[name][1], num_chunks) for name in rows}
         tokens_by_setting[setting] = {name: pieces[name][0] for name in rows}
         if with_curves:
@@ -233,6 +259,7 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
     meta = {"num_samples": n, "seed": seed, "num_chunks": num_chunks, "kept_dims": len(inputs.scaler.kept_dims),
             "z_size": inputs.scaler.z_size, "fill": fill, "ddim_steps": ddim_steps,
             "ddpm_steps": inputs.diffusion[1].schedule.num_steps if inputs.diffusion else None,
+            "ddim_sweep": [int(k) for k in settings.ddim_sweep], "precision": settings.precision,
             "ground_truth": "train row (N windows drawn from the train split, decoded the same way)",
             "infill_gap_chunks": list(generate.infill_gap(num_chunks)), "original_infill": settings.original_infill,
             "curve_points": settings.curve_points if with_curves else 0,
@@ -241,6 +268,11 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
             **{f"scoring_{key}": value for key, value in dataclasses.asdict(scoring).items()}}
     absent = _absent_reasons(inputs)
     paths = tables.write_tables(out_dir, results, absent, meta, note_stats, unscored)
+    for extra, (extra_tables, extra_unscored) in extra_results.items():
+        extra_meta = {**meta, **{f"scoring_{key}": value for key, value in dataclasses.asdict(extra).items()}}
+        extra_dir = out_dir / EXTRA_SCORING_DIR.format(formula=extra.formula)
+        paths[extra_dir.name] = tables.write_tables(extra_dir, extra_tables, absent, extra_meta,
+                                                    unscored=extra_unscored)["markdown"]
     bar.update()
     bar.close()
     return Evaluation(results, absent, unscored, paths)

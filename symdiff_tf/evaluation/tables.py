@@ -1,7 +1,7 @@
 """Scoring rows (Tables 1–3) and writing them as `tables.json`, `tables.csv` and `tables.md`.
 
 `tables.json`: {setting: {row: {metric: value}}} with settings `unconditional`, `infilling`, rows in `ROWS`
-order (absent rows left out) and the ten metrics of `METRICS`. Table 2 is the row's own OA statistics
+order (absent rows left out; `ddim-K` rows of a DDIM step sweep after `ddim`) and the ten metrics of `METRICS`. Table 2 is the row's own OA statistics
 (`symdiff_tf.evaluation.metrics.overlap_statistics`), Table 1 relates them to the train row's
 (`metrics.consistency_and_variance`), Table 3 is `metrics.latent_metrics` against the train row's scaled latents.
 
@@ -18,7 +18,7 @@ import pathlib
 
 from symdiff_tf.evaluation import metrics
 from symdiff_tf.evaluation.decode import window_seconds
-from symdiff_tf.evaluation.generate import INFILLING, ROWS, SETTINGS, infill_gap
+from symdiff_tf.evaluation.generate import INFILLING, SETTINGS, infill_gap, ordered_rows
 from symdiff_tf.melody.render import CHUNK_SECONDS
 
 TABLE1 = ("pitch_consistency", "pitch_variance", "duration_consistency", "duration_variance")
@@ -187,9 +187,7 @@ def _table_rows(tables: dict, names) -> list[tuple[str, list[str]]]:
     """(row, cells) of one table: for each row present in some setting, the values of `names` in every setting
     (`MISSING` where the setting lacks the row or a value)."""
     rows = []
-    for row in ROWS:
-        if not any(row in tables.get(s, {}) for s in SETTINGS):
-            continue
+    for row in ordered_rows({name for setting in SETTINGS for name in tables.get(setting, {})}):
         cells = []
         for setting in SETTINGS:
             values = tables.get(setting, {}).get(row)
