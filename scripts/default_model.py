@@ -13,6 +13,10 @@ choices, test only for the final tables):
 5. mdn       the TransformerMDN baseline (`symdiff train --model mdn`);
 6. export    the SavedModel bundle `saved_models/default/<VERSION>/` (`symdiff export`).
 
+A stage built on another VAE than today's `runs/default/vae/model.keras` is never reused silently: the recipe
+stops and names it (the latent dataset's name follows the VAE's content hash, so it is rebuilt by itself). A bundle
+that exists at `BUNDLE_VERSION` but was exported from other weights stops the recipe too: raise the version.
+
 Usage: `python scripts/default_model.py [--only STAGE ...] [--vae-steps N]`.
 """
 from __future__ import annotations
@@ -30,7 +34,7 @@ RUN = ROOT / "runs" / "default"
 CONFIG = ROOT / "configs" / "default.yaml"
 BIN = pathlib.Path(sys.executable).parent
 POP909 = pathlib.Path(os.environ.get("SYMDIFF_SHARED_DATA", ROOT.parent / "shared" / "data")) / "pop909" / "midi"
-BUNDLE_VERSION = "1"
+BUNDLE_VERSION = "2"  # raise it whenever the shipped weights change
 STAGES = ("melodies", "vae", "latents", "ddpm", "mdn", "export")
 
 
@@ -81,6 +85,30 @@ def last_logged_step(workdir: pathlib.Path) -> int:
     return json.loads(lines[-1])["step"] if lines else 0
 
 
+def current_vae_hash() -> str:
+    """The content hash of `runs/default/vae/model.keras` (the name the latent dataset carries)."""
+    from symdiff_tf import musicvae
+    from symdiff_tf.musicvae.identity import vae_content_hash
+
+    return vae_content_hash(musicvae.load(RUN / "vae" / "model.keras"))
+
+
+def check_same_vae(stage: str) -> None:
+    """Stops the recipe when the stage's run (or the bundle) was made with another VAE than today's."""
+    if stage in ("ddpm", "mdn"):
+        records = sorted((RUN / stage / "inference").glob("step_*/inference.json"))
+        recorded = json.loads(records[-1].read_text()).get("vae_content_hash") if records else None
+        where = RUN / stage
+    else:
+        provenance = ROOT / "saved_models" / "default" / BUNDLE_VERSION / "assets" / "provenance.json"
+        recorded = json.loads(provenance.read_text()).get("vae_content_hash") if provenance.is_file() else None
+        where = provenance.parents[1]
+    if recorded is not None and recorded != current_vae_hash():
+        raise SystemExit(f"[{stage}] {where} was made with MusicVAE {recorded}, {RUN / 'vae' / 'model.keras'} is "
+                         f"{current_vae_hash()}: move {where} aside"
+                         + (" (or raise BUNDLE_VERSION)" if stage == "export" else "") + " and run the recipe again")
+
+
 def is_done(stage: str, vae_steps: int) -> bool:
     """True when the stage's output is complete (then it is skipped)."""
     if stage == "melodies":
@@ -96,7 +124,15 @@ def is_done(stage: str, vae_steps: int) -> bool:
         max_steps = yaml.safe_load(CONFIG.read_text())[stage]["train"]["max_steps"]
         return (RUN / stage / "inference").is_dir() and last_logged_step(RUN / stage) >= max_steps
     if stage == "export":
-        return (ROOT / "saved_models" / "default" / BUNDLE_VERSION / "saved_model.pb").is_file()
+        bundle = ROOT / "saved_models" / "default" / BUNDLE_VERSION
+        if not (bundle / "saved_model.pb").is_file():
+            return False
+        exported = json.loads((bundle / "assets" / "provenance.json").read_text())["training_steps"]
+        trained = last_logged_step(RUN / "ddpm")
+        if exported != trained:
+            raise SystemExit(f"[export] {bundle} holds the diffusion model of step {exported}, {RUN / 'ddpm'} is "
+                             f"at step {trained}: raise BUNDLE_VERSION in {pathlib.Path(__file__).name} to export it")
+        return True
     raise ValueError(stage)
 
 
@@ -111,6 +147,8 @@ def main() -> int:
     for stage in STAGES:
         if stage not in args.only:
             continue
+        if stage in ("ddpm", "mdn", "export"):
+            check_same_vae(stage)
         if is_done(stage, args.vae_steps):
             print(f"[{stage}] done already, skipped")
             continue
