@@ -161,8 +161,10 @@ def main() -> int:
             if result.returncode:
                 print(f"[{stage}] failed with exit code {result.returncode}; run the recipe again to resume")
                 return result.returncode
-    print(f"wrote {RUN} (stage wall times in {times_path}) and saved_models/default/{BUNDLE_VERSION}/")
-    print("next: make demo")
+    done = [stage for stage in STAGES if stage in args.only]
+    bundle = f" and saved_models/default/{BUNDLE_VERSION}/" if "export" in done else ""
+    print(f"stages {', '.join(done)} complete: wrote {RUN}{bundle} (stage wall times in {times_path})")
+    print("next: make demo" if "export" in done else "next: python scripts/default_model.py (the remaining stages)")
     return 0
 
 
