@@ -109,7 +109,8 @@ def precision_table(full: dict, half: dict, ddim_steps: int) -> str:
         a, b = _values(full, row, TABLE1), _values(half, row, TABLE1)
         worst = max(abs(x - y) for x, y in zip(a, b) if x is not None and y is not None)
         lines.append(f"| {_label(row, ddim_steps)} float32 | " + " | ".join(_cell(v, 3) for v in a) + " | |")
-        lines.append(f"| {_label(row, ddim_steps)} bfloat16 | " + " | ".join(_cell(v, 3) for v in b) + f" | {worst:.3f} |")
+        lines.append(f"| {_label(row, ddim_steps)} bfloat16 | " + " | ".join(_cell(v, 3) for v in b)
+                     + f" | {worst:.3f} |")
     return "\n".join(lines)
 
 

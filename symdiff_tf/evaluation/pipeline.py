@@ -20,9 +20,10 @@ class EvaluationSettings:
     `ddim` row (None: the config's `sampling.ddim_steps`). curve_points: intermediate diffusion states scored
     for Figure 3 (0: none). fill: refill of the dropped dims, "noise" (original) or "zeros". decode_batch:
     windows per VAE call. precision: what the sampled rows' networks ran in ("none" = float32, "bfloat16",
-    "float16"; recorded in run.json, set when the models are loaded). pianorolls: examples drawn per setting (Figure 2). midi_examples: MIDI files written
-    per row and setting. original_infill: the `ddpm` infilling row as the released code ran it (U[0, 1) start,
-    template pasted at level t; default False: N(0, I) start, level t − 1, docs/deviations.md).
+    "float16"; recorded in run.json, set when the models are loaded). pianorolls: examples drawn per setting
+    (Figure 2). midi_examples: MIDI files written per row and setting. original_infill: the `ddpm` infilling row
+    as the released code ran it (U[0, 1) start, template pasted at level t; default False: N(0, I) start, level
+    t − 1, docs/deviations.md).
     ddim_sweep: further DDIM step counts, each a row `ddim-K` in both settings (same seeds as `ddim`).
     scoring: how rows are scored; extra_scorings: further scorings of the same decoded rows (other OA formulas),
     each written to its own folder `oa_<formula>/` (Tables 1–3 only: no curves, examples or note statistics).

@@ -1,9 +1,10 @@
 """Scoring rows (Tables 1–3) and writing them as `tables.json`, `tables.csv` and `tables.md`.
 
 `tables.json`: {setting: {row: {metric: value}}} with settings `unconditional`, `infilling`, rows in `ROWS`
-order (absent rows left out; `ddim-K` rows of a DDIM step sweep after `ddim`) and the ten metrics of `METRICS`. Table 2 is the row's own OA statistics
-(`symdiff_tf.evaluation.metrics.overlap_statistics`), Table 1 relates them to the train row's
-(`metrics.consistency_and_variance`), Table 3 is `metrics.latent_metrics` against the train row's scaled latents.
+order (absent rows left out; `ddim-K` rows of a DDIM step sweep after `ddim`) and the ten metrics of `METRICS`.
+Table 2 is the row's own OA statistics (`symdiff_tf.evaluation.metrics.overlap_statistics`), Table 1 relates
+them to the train row's (`metrics.consistency_and_variance`), Table 3 is `metrics.latent_metrics` against the
+train row's scaled latents.
 
 A value that cannot be computed is null (None), never NaN, and its row carries the reason (`run.json`
 "unscored_rows", the "Rows not fully scored" section of `tables.md`, the terminal table): a row whose windows all
