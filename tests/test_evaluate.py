@@ -91,6 +91,7 @@ def test_tables_have_every_row_and_metric(with_mdn):
         assert (out / name).is_file(), name
     curves = json.loads((out / "curves.json").read_text())
     assert curves["unconditional"]["steps"] == [10, 20]  # tiny schedule: 20 steps, 2 points
+    assert json.loads((out / "run.json").read_text())["test_row_split"] == "test"  # the .npz array's name
 
 
 def test_values_are_in_range_and_train_is_the_ground_truth(with_mdn):
@@ -186,6 +187,11 @@ def test_sampling_in_bfloat16_is_recorded_and_changes_only_sampled_rows(trained,
         for row in ("train", "test", "interpolation", "prior"):
             assert rows[row] == full[setting][row]
     assert half["unconditional"]["ddpm"] != full["unconditional"]["ddpm"]
+
+
+def test_split_is_for_tfds_data_only(trained, tmp_path, capsys):
+    assert cli.main(_evaluate_args(trained, tmp_path / "out", "--split", "test")) == 1
+    assert "--split test: only for tfds data" in capsys.readouterr().err
 
 
 def test_a_ddim_sweep_step_count_below_1_is_refused(trained, tmp_path, capsys):

@@ -102,6 +102,10 @@ def test_pop909_split_and_beats_mode(tmp_path, pop909_dir):
     assert {ex["source_file"].decode() for ex in test} == {"010.mid"}
     assert {ex["track"].decode() for ex in test} == {"MELODY"}
     assert sorted(len(ex["rests"]) for ex in test) == sorted(melodies["010"])
+    from symdiff_tf.commands.evaluate import held_out_split
+
+    spec = f"tfds:lakh_midi/tokens-beats-track_MELODY-split_pop909@{builder.data_dir_root}"
+    assert held_out_split(spec, "auto") == "test"  # the test row of `symdiff evaluate` is the test split
 
 
 def test_config_names_follow_parameters():
@@ -211,7 +215,22 @@ def test_tfds_spec_for_the_data_seam(latent_builds):
     train = open_tfds_windows(spec, "train")
     assert train.element_spec.shape == (32, 8) and int(train.cardinality()) == 3
     assert open_tfds_windows(spec, "eval") is not None  # validation split exists (holds no window)
+    assert open_tfds_windows(spec, "validation") is open_tfds_windows(spec, "eval")
+    assert open_tfds_windows(spec, "test") is None  # the hash split has no test split
+    with pytest.raises(ValueError, match="split must be"):
+        open_tfds_windows(spec, "tset")
     assert opened_scaler(spec).kept_dims == tuple(range(8))
+
+
+def test_evaluate_picks_the_test_split_when_there_is_one(latent_builds):
+    from symdiff_tf.commands.evaluate import held_out_split
+
+    plain, _ = latent_builds
+    spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{plain.data_dir_root}"
+    assert held_out_split(spec, "auto") == "validation"  # Lakh's hash split: train and validation only
+    assert held_out_split(spec, "validation") == "validation"
+    with pytest.raises(ValueError, match=r"no test split \(it has train, validation\); choose one with --split"):
+        held_out_split(spec, "test")
 
 
 def test_as_dataset_feeds_the_diffusion_trainer(latent_builds, tmp_path):

@@ -28,6 +28,9 @@ def register(subparsers):
     parser.add_argument("--data", required=True, metavar="SPEC",
                         help="tfds:NAME/CONFIG[@DATA_DIR] (built latents; train and validation/test splits) or "
                              ".npz of scaled windows with arrays 'train' and 'test' (or 'eval'/'validation')")
+    parser.add_argument("--split", choices=("auto", "test", "validation"), default="auto",
+                        help="tfds data: the held-out split of the test row and the infilling templates (default "
+                             "auto: test when the dataset has one, else validation, e.g. Lakh's hash split)")
     parser.add_argument("--scaler", default=None, metavar="FILE",
                         help="latent_scaling.json the models were trained with (default: the diffusion work "
                              "directory's, else the one fit on the tfds data)")
@@ -120,8 +123,8 @@ def _tfds_windows(spec: str, split: str, num: int, seed: int, trained_config):
 
 
 def _npz_windows(path: str):
-    """(train, test) scaled windows `[n, 32, k]` float32 of an `.npz` with arrays 'train' and 'test' (or
-    'eval'/'validation')."""
+    """(train, test, name of the test array) scaled windows `[n, 32, k]` float32 of an `.npz` with arrays 'train'
+    and 'test' (or 'eval'/'validation')."""
     from symdiff_tf.data.sources import check_windows
     from symdiff_tf.errors import load_arrays
 
@@ -131,21 +134,37 @@ def _npz_windows(path: str):
     if "train" not in names or test_name is None:
         raise ValueError(f"--data {path}: expected arrays 'train' and 'test' (or 'eval'/'validation') of scaled "
                          f"latent windows [n, 32, k], found {names or 'a single array'}")
-    return check_windows(arrays["train"], f"--data {path}[train]"), check_windows(
-        arrays[test_name], f"--data {path}[{test_name}]")
+    return (check_windows(arrays["train"], f"--data {path}[train]"),
+            check_windows(arrays[test_name], f"--data {path}[{test_name}]"), test_name)
+
+
+def held_out_split(spec: str, requested: str) -> str:
+    """The split of a tfds `spec` that `--split requested` names: "auto" is test when the dataset has one, else
+    validation; a split the dataset lacks is an error naming the ones it has."""
+    from symdiff_tf.data.tfds_spec import open_builder
+
+    available = set(open_builder(spec).info.splits)
+    name = requested if requested != "auto" else next((s for s in ("test", "validation") if s in available), None)
+    if name not in available:
+        raise ValueError(f"--data {spec}: no {'held-out' if name is None else name} split (it has "
+                         f"{', '.join(sorted(available))}); choose one with --split")
+    return name
 
 
 def load_data(args, trained_config):
-    """(train windows, test windows, scaler or None) for `--data`; tfds windows as `trained_config` (a
-    `LatentDataConfig`, `latent_config(args)`) says."""
+    """(train windows, test windows, scaler or None, held-out split name) for `--data`; tfds windows as
+    `trained_config` (a `LatentDataConfig`, `latent_config(args)`) says."""
     if args.data.startswith("tfds:"):
+        split = held_out_split(args.data, args.split)
         train, scaler = _tfds_windows(args.data, "train", args.num_samples, args.seed, trained_config)
-        test, _ = _tfds_windows(args.data, "eval", args.num_samples, args.seed + 1, trained_config)
-        return train, test, scaler
+        test, _ = _tfds_windows(args.data, split, args.num_samples, args.seed + 1, trained_config)
+        return train, test, scaler, split
     if not args.data.endswith(".npz"):
         raise ValueError(f"--data {args.data!r}: expected tfds:NAME/CONFIG[@DATA_DIR] or an .npz file")
-    train, test = _npz_windows(args.data)
-    return train, test, None
+    if args.split != "auto":
+        raise ValueError(f"--split {args.split}: only for tfds data; an .npz names its held-out array itself")
+    train, test, name = _npz_windows(args.data)
+    return train, test, None, name
 
 
 def _scaler_path(args) -> pathlib.Path:
@@ -191,7 +210,7 @@ def run(args) -> int:
     from symdiff_tf.evaluation.tables import ScoringOptions, terminal_table
 
     vae = musicvae.load(args.vae)
-    train, test, data_scaler = load_data(args, latent_config(args))
+    train, test, data_scaler, held_out = load_data(args, latent_config(args))
     scaler_path = _scaler_path(args)
     if args.scaler or scaler_path.is_file():
         scaler = LatentScaler.load(scaler_path)
@@ -208,7 +227,7 @@ def run(args) -> int:
                                flatten=args.flatten)
                 for formula in (("exact", "original") if args.oa_formula == "both" else (args.oa_formula,))]
     settings = EvaluationSettings(
-        num_samples=args.num_samples, seed=args.seed, ddim_steps=args.ddim_steps, curve_points=args.curve_points,
+        num_samples=args.num_samples, seed=args.seed, held_out_split=held_out, ddim_steps=args.ddim_steps, curve_points=args.curve_points,
         fill=args.fill, decode_batch=args.decode_batch, pianorolls=args.pianorolls, precision=args.precision,
         original_infill=args.original_infill, ddim_sweep=tuple(dict.fromkeys(args.ddim_sweep)),
         scoring=scorings[0], extra_scorings=tuple(scorings[1:]))

@@ -3,7 +3,8 @@
 Accepted specs:
 - `tfds:NAME/CONFIG[@DATA_DIR]`: a built latent config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_HASH`),
   through `open_tfds_windows` with a `LatentDataConfig` (windows `[window_chunks, k]`); the `eval` split
-  is the dataset's validation split (else test), scaled with the train statistics;
+  is the dataset's validation split (else test), scaled with the train statistics; `validation` and `test`
+  name one;
 - `PATH.npy`: an array `[N, 32, k]` (the training split; there is no validation split);
 - `PATH.npz`: arrays named `train` and optionally `eval` (or `validation`); a single-array file is `train`;
 - `synthetic:N` or `synthetic:N:k`: N smooth random windows with k dims (default 42) in [−1, 1], for tests.
@@ -15,8 +16,9 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from symdiff_tf.data.latent_config import LatentDataConfig
-from symdiff_tf.data.latent_windows import datasets_for_training
+from symdiff_tf.data.latent_config import LatentDataConfig, fixed_windows_config
+from symdiff_tf.data.latent_windows import datasets_for_training, windows_dataset
+from symdiff_tf.data.melody_latents import MelodyLatents
 from symdiff_tf.data.scaler import LatentScaler
 from symdiff_tf.data.tfds_spec import is_tfds_spec, open_builder
 from symdiff_tf.errors import load_array, load_arrays
@@ -97,7 +99,8 @@ def open_windows(spec: str, split: str = "train", latent_config=None) -> tf.data
     return None if array is None else tf.data.Dataset.from_tensor_slices(array)
 
 
-_OPENED = {}  # spec -> (train_ds, eval_ds, scaler): the train statistics are computed once per process
+_OPENED = {}  # (spec, config) -> {"builder", "train", "scaler", split name: windows}: train is read once per process
+EVAL_SPLITS = ("validation", "test")  # "eval" = the first of them the dataset has
 
 
 class SplitExamples:
@@ -116,33 +119,43 @@ class SplitExamples:
         return self.dataset.as_numpy_iterator()
 
 
-def open_tfds_windows(spec: str, split: str = "train", config: LatentDataConfig | None = None):
-    """The `--data` seam for built TFDS latents: `tfds:NAME/CONFIG[@DATA_DIR]` -> windows of `split`, or None.
-
-    `split` is "train" or "eval" (the dataset's "validation" split, else "test"). NAME/CONFIG is a built latent
-    config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_HASH@~/tensorflow_datasets`); kept dims come
-    from its metadata `mean_sigma_train`. `opened_scaler(spec)` gives the statistics to save beside the model.
-    """
-    if split not in ("train", "eval"):
-        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
-    config = config or LatentDataConfig()
+def _opened(spec: str, config: LatentDataConfig) -> dict:
+    """The builder of `spec`, its train windows and the scaler fit on them (read once per process)."""
     key = (spec, dataclasses.astuple(config))
     if key not in _OPENED:
         builder = open_builder(spec)
-        splits = set(builder.info.splits)
-        eval_split = next((s for s in ("validation", "test") if s in splits), None)
-        _OPENED[key] = datasets_for_training(
-            SplitExamples(builder, "train"), config,
-            evaluation=SplitExamples(builder, eval_split) if eval_split else None,
-            mean_sigma_per_dim=builder.info.metadata.get("mean_sigma_train"))
-    train_ds, eval_ds, _ = _OPENED[key]
-    return train_ds if split == "train" else eval_ds
+        train_ds, _, scaler = datasets_for_training(SplitExamples(builder, "train"), config,
+                                                    mean_sigma_per_dim=builder.info.metadata.get("mean_sigma_train"))
+        _OPENED[key] = {"builder": builder, "train": train_ds, "scaler": scaler}
+    return _OPENED[key]
+
+
+def open_tfds_windows(spec: str, split: str = "train", config: LatentDataConfig | None = None):
+    """The `--data` seam for built TFDS latents: `tfds:NAME/CONFIG[@DATA_DIR]` -> windows of `split`, or None.
+
+    `split` is "train", "validation", "test", or "eval" (the dataset's validation split, else test: what training
+    validates on). Held-out splits are scaled with the train statistics and made with
+    `fixed_windows_config(config)` (the same windows every pass). NAME/CONFIG is a built latent config of
+    `lakh_midi` (e.g. `tfds:lakh_midi/latents_HASH@~/tensorflow_datasets`); kept dims come from its metadata
+    `mean_sigma_train`. `opened_scaler(spec)` gives the statistics to save beside the model.
+    """
+    if split not in ("train", "eval", *EVAL_SPLITS):
+        raise ValueError(f"split must be 'train', 'eval', 'validation' or 'test', got {split!r}")
+    config = config or LatentDataConfig()
+    opened = _opened(spec, config)
+    if split == "train":
+        return opened["train"]
+    available = set(opened["builder"].info.splits)
+    name = next((s for s in EVAL_SPLITS if s in available), None) if split == "eval" else split
+    if name not in available:
+        return None
+    if name not in opened:
+        examples = MelodyLatents.from_examples(SplitExamples(opened["builder"], name),
+                                               dims=opened["scaler"].kept_dims)
+        opened[name] = windows_dataset(examples, opened["scaler"], fixed_windows_config(config))
+    return opened[name]
 
 
 def opened_scaler(spec: str, config: LatentDataConfig | None = None) -> LatentScaler:
     """The scaler `open_tfds_windows(spec)` fit on train, to `save` beside the model."""
-    config = config or LatentDataConfig()
-    key = (spec, dataclasses.astuple(config))
-    if key not in _OPENED:
-        open_tfds_windows(spec, "train", config)
-    return _OPENED[key][2]
+    return _opened(spec, config or LatentDataConfig())["scaler"]

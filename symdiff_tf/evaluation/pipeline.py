@@ -16,7 +16,8 @@ EXTRA_SCORING_DIR = "oa_{formula}"  # the tables of `EvaluationSettings.extra_sc
 class EvaluationSettings:
     """Knobs of one evaluation run.
 
-    num_samples: windows per row (paper: 1000). seed: everything derives from it. ddim_steps: steps of the
+    num_samples: windows per row (paper: 1000). seed: everything derives from it. held_out_split: the data split
+    the test windows came from ("test", "validation"; recorded in run.json). ddim_steps: steps of the
     `ddim` row (None: the config's `sampling.ddim_steps`). curve_points: intermediate diffusion states scored
     for Figure 3 (0: none). fill: refill of the dropped dims, "noise" (original) or "zeros". decode_batch:
     windows per VAE call. precision: what the sampled rows' networks ran in ("none" = float32, "bfloat16",
@@ -31,6 +32,7 @@ class EvaluationSettings:
 
     num_samples: int = 1000
     seed: int = 42
+    held_out_split: str | None = None
     ddim_steps: int | None = None
     curve_points: int = 10
     fill: str = "noise"
@@ -257,7 +259,8 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
 
     bar.set_postfix_str("figures and tables")
     _write_examples(out_dir, tokens_by_setting, settings, num_chunks)
-    meta = {"num_samples": n, "seed": seed, "num_chunks": num_chunks, "kept_dims": len(inputs.scaler.kept_dims),
+    meta = {"num_samples": n, "seed": seed, "test_row_split": settings.held_out_split, "num_chunks": num_chunks,
+            "kept_dims": len(inputs.scaler.kept_dims),
             "z_size": inputs.scaler.z_size, "fill": fill, "ddim_steps": ddim_steps,
             "ddpm_steps": inputs.diffusion[1].schedule.num_steps if inputs.diffusion else None,
             "ddim_sweep": [int(k) for k in settings.ddim_sweep], "precision": settings.precision,
