@@ -133,10 +133,11 @@ def test_evaluate_makes_the_windows_the_models_were_trained_on(two_split_spec, t
                   "--set", "mdn.model.latent_dim=3") == 0
 
     args = argparse.Namespace(diffusion=str(ddpm), diffusion_config=None, mdn=str(mdn), mdn_config=None,
-                              data=spec, num_samples=4, seed=5)
+                              data=spec, num_samples=4, seed=5, split="auto")
     trained = evaluate_command.latent_config(args)
     assert trained == LatentDataConfig(window_chunks=16, kept_dims=(0, 2, 5))
-    train, test, scaler = evaluate_command.load_data(args, trained)
+    train, test, scaler, split = evaluate_command.load_data(args, trained)
+    assert split == "validation"  # the hash split has no test split
     assert train.shape == (4, 16, 3) and test.shape[1:] == (16, 3) and len(test) > 0
     assert scaler == LatentScaler.load(ddpm / SCALER_FILENAME)
     fixed = fixed_windows_config(trained)
