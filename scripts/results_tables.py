@@ -85,10 +85,16 @@ def _label(row: str, ddim_steps: int) -> str:
     return f"ddim-{ddim_steps}" if row == "ddim" else row
 
 
+def _sampler_rows(tables: dict, ddim_steps: int) -> list[str]:
+    """`ddpm`, then the DDIM rows by step count (`ddim` has `ddim_steps`)."""
+    rows = [r for r in tables[SETTINGS[0]] if r == "ddpm" or r.startswith("ddim")]
+    return sorted(rows, key=lambda r: (r != "ddpm", int(_label(r, ddim_steps).split("-")[1]) if r != "ddpm" else 0))
+
+
 def sweep_table(tables: dict, ddim_steps: int, reference: str = "ddpm") -> str:
     """Table 1 of the DDPM and every DDIM row (`ddim` has `ddim_steps` steps), with the largest distance of each
     row to `reference`'s entries."""
-    run_rows = [r for r in tables[SETTINGS[0]] if r == "ddpm" or r.startswith("ddim")]
+    run_rows = _sampler_rows(tables, ddim_steps)
     lines = _header(("pitch C", "pitch Var", "dur C", "dur Var"))
     lines[0] = lines[0][:-1] + "| max abs diff to ddpm |"
     lines[1] += "---|"
@@ -105,7 +111,7 @@ def precision_table(full: dict, half: dict, ddim_steps: int) -> str:
     lines = _header(("pitch C", "pitch Var", "dur C", "dur Var"))
     lines[0] = lines[0][:-1] + "| max abs diff |"
     lines[1] += "---|"
-    for row in [r for r in full[SETTINGS[0]] if r == "ddpm" or r.startswith("ddim")]:
+    for row in [r for r in _sampler_rows(full, ddim_steps) if r in half[SETTINGS[0]]]:
         a, b = _values(full, row, TABLE1), _values(half, row, TABLE1)
         worst = max(abs(x - y) for x, y in zip(a, b) if x is not None and y is not None)
         lines.append(f"| {_label(row, ddim_steps)} float32 | " + " | ".join(_cell(v, 3) for v in a) + " | |")
