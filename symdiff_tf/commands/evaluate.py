@@ -227,10 +227,10 @@ def run(args) -> int:
                                flatten=args.flatten)
                 for formula in (("exact", "original") if args.oa_formula == "both" else (args.oa_formula,))]
     settings = EvaluationSettings(
-        num_samples=args.num_samples, seed=args.seed, held_out_split=held_out, ddim_steps=args.ddim_steps, curve_points=args.curve_points,
-        fill=args.fill, decode_batch=args.decode_batch, pianorolls=args.pianorolls, precision=args.precision,
-        original_infill=args.original_infill, ddim_sweep=tuple(dict.fromkeys(args.ddim_sweep)),
-        scoring=scorings[0], extra_scorings=tuple(scorings[1:]))
+        num_samples=args.num_samples, seed=args.seed, held_out_split=held_out, ddim_steps=args.ddim_steps,
+        curve_points=args.curve_points, fill=args.fill, decode_batch=args.decode_batch, pianorolls=args.pianorolls,
+        precision=args.precision, original_infill=args.original_infill,
+        ddim_sweep=tuple(dict.fromkeys(args.ddim_sweep)), scoring=scorings[0], extra_scorings=tuple(scorings[1:]))
     result = evaluate(inputs, settings, args.out, progress=not args.no_progress)
     out = pathlib.Path(args.out)
     print(terminal_table(result.tables, result.absent, result.unscored))

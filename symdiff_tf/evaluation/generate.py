@@ -99,13 +99,12 @@ def ddpm_rows(diffusion, num_samples: int, seed: int, ddim_steps: int, num_inter
     trained, sampler = diffusion
     sampling = trained.config.sampling
     num_steps = sampler.schedule.num_steps
-    ddpm_seed, ddim_seed = row_seed(seed, "ddpm"), row_seed(seed, "ddim")
+    ddpm_seed = row_seed(seed, "ddpm")
     x0, states, steps = _with_states(
         sampler.ddpm(num_samples, ddpm_seed, ddpm_form=sampling.ddpm_form, num_intermediates=num_intermediates),
         num_intermediates, num_steps)
     rows = {"ddpm": from_scaled(scaler, x0, fill, ddpm_seed, states, steps)}
-    ddim = sampler.ddim(num_samples, ddim_seed, num_steps=ddim_steps, eta=sampling.ddim_eta)
-    rows["ddim"] = from_scaled(scaler, np.asarray(ddim), fill, ddim_seed)
+    rows["ddim"] = ddim_row(diffusion, ddim_steps, scaler, fill, num_samples=num_samples, seed=seed)
     return rows
 
 
@@ -125,25 +124,29 @@ def ordered_rows(names) -> list[str]:
     return order + [n for n in names if n not in order]
 
 
-def ddim_sweep_rows(diffusion, setting: str, num_samples: int, seed: int, step_counts, scaler, fill: str,
-                    test: RowLatents | None = None, fill_seed: int | None = None) -> dict:
-    """{`ddim-K`: RowLatents} for each K of `step_counts`: unconditional DDIM samples (from the `ddim` row's
-    seed), or for `setting` INFILLING DDIM infilling of the test windows (the `ddim` infilling row's seed and the
-    test's refill noise `fill_seed`, as `infill_rows`)."""
+def ddim_row(diffusion, num_steps: int, scaler, fill: str, seed: int, num_samples: int | None = None,
+             test: RowLatents | None = None, fill_seed: int | None = None) -> RowLatents:
+    """A DDIM row with `num_steps` steps: unconditional samples (`num_samples`, the `ddim` row's seed and refill
+    noise), or with `test` the infilling of the test windows (the `ddim` infilling row's seed, the test's refill
+    noise `fill_seed`). `diffusion` is (trained, sampler) from `load_sampler`."""
     trained, sampler = diffusion
     eta = trained.config.sampling.ddim_eta
-    rows = {}
-    for num_steps in step_counts:
-        if setting == UNCONDITIONAL:
-            ddim_seed = row_seed(seed, "ddim")
-            latents = sampler.ddim(num_samples, ddim_seed, num_steps=int(num_steps), eta=eta)
-            rows[sweep_row_name(num_steps)] = from_scaled(scaler, np.asarray(latents), fill, ddim_seed)
-        else:
-            mask = infill_mask(test.scaled.shape[1])
-            latents = sampler.ddim_infill(test.scaled, mask, row_seed(seed, "ddim") + 1, num_steps=int(num_steps),
-                                          eta=eta)
-            rows[sweep_row_name(num_steps)] = from_scaled(scaler, np.asarray(latents), fill, fill_seed)
-    return rows
+    if test is None:
+        ddim_seed = row_seed(seed, "ddim")
+        latents = sampler.ddim(num_samples, ddim_seed, num_steps=int(num_steps), eta=eta)
+        return from_scaled(scaler, np.asarray(latents), fill, ddim_seed)
+    latents = sampler.ddim_infill(test.scaled, infill_mask(test.scaled.shape[1]), row_seed(seed, "ddim") + 1,
+                                  num_steps=int(num_steps), eta=eta)
+    return from_scaled(scaler, np.asarray(latents), fill, fill_seed)
+
+
+def ddim_sweep_rows(diffusion, setting: str, num_samples: int, seed: int, step_counts, scaler, fill: str,
+                    test: RowLatents | None = None, fill_seed: int | None = None) -> dict:
+    """{`ddim-K`: RowLatents} for each K of `step_counts`: the `ddim` row of `setting` (`ddim_row`) with K steps."""
+    infilling = setting != UNCONDITIONAL
+    return {sweep_row_name(k): ddim_row(diffusion, k, scaler, fill, seed, num_samples,
+                                        test if infilling else None, fill_seed if infilling else None)
+            for k in step_counts}
 
 
 def infill_rows(diffusion, test: RowLatents, seed: int, ddim_steps: int, num_intermediates: int, scaler,
@@ -164,9 +167,7 @@ def infill_rows(diffusion, test: RowLatents, seed: int, ddim_steps: int, num_int
                        num_intermediates=num_intermediates),
         num_intermediates, sampler.schedule.num_steps)
     rows = {"ddpm": from_scaled(scaler, x0, fill, fill_seed, states, steps)}
-    ddim = sampler.ddim_infill(test.scaled, mask, row_seed(seed, "ddim") + 1, num_steps=ddim_steps,
-                               eta=sampling.ddim_eta)
-    rows["ddim"] = from_scaled(scaler, np.asarray(ddim), fill, fill_seed)
+    rows["ddim"] = ddim_row(diffusion, ddim_steps, scaler, fill, seed=seed, test=test, fill_seed=fill_seed)
     return rows
 
 
