@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from symdiff_tf.magenta_reference import run_magenta_script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # magenta_ref
+from magenta_ref import run_magenta_script  # noqa: E402
 from symdiff_tf.melody import file_to_melodies
 from symdiff_tf.paths import shared_data_dir
 

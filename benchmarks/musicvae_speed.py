@@ -18,7 +18,8 @@ import time
 
 import numpy as np
 
-from symdiff_tf.magenta_reference import run_magenta_script
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))  # magenta_ref
+from magenta_ref import run_magenta_script  # noqa: E402
 
 DECODE_GFLOP = 5.709
 ENCODE_GFLOP = 2.250

@@ -17,7 +17,7 @@ import tempfile
 import numpy as np
 from tqdm import tqdm
 
-from symdiff_tf.magenta_reference import run_magenta_script
+from magenta_ref import run_magenta_script
 from symdiff_tf.melody import file_to_melodies
 from symdiff_tf.melody.windows import window_starts
 from symdiff_tf.paths import shared_data_dir

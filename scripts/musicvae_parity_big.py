@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from symdiff_tf.magenta_reference import run_magenta_script
+from magenta_ref import run_magenta_script
 
 
 def main(argv=None) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from symdiff_tf.paths import REPO_ROOT
-from symdiff_tf.terminal import is_noise
+from symdiff_tf.cli.terminal import is_noise
 
 SYMDIFF = str(pathlib.Path(sys.executable).parent / "symdiff")
 TINY = str(REPO_ROOT / "configs" / "tiny.yaml")

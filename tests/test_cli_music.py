@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from symdiff_tf import cli
-from symdiff_tf.commands.bundle_io import model_dir
+from symdiff_tf.cli.commands.bundle_io import model_dir
 from symdiff_tf.generation.generator import Generator
 from symdiff_tf.generation.song import song_window
 from symdiff_tf.melody.render import midi_to_tokens

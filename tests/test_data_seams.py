@@ -124,7 +124,7 @@ def test_evaluate_makes_the_windows_the_models_were_trained_on(two_split_spec, t
     three dims here (the defaults would give 32-chunk windows of all 8 dims, which this model cannot take)."""
     import argparse
 
-    from symdiff_tf.commands import evaluate as evaluate_command
+    from symdiff_tf.cli.commands import evaluate as evaluate_command
 
     spec = two_split_spec
     ddpm, mdn = tmp_path / "ddpm", tmp_path / "mdn"

@@ -6,7 +6,7 @@ same comparison on all 909 POP909 melody tracks and all 43 Lakh files.
 import numpy as np
 import pytest
 
-from symdiff_tf.magenta_reference import run_magenta_script
+from magenta_ref import run_magenta_script
 from symdiff_tf.melody import file_to_melodies
 from symdiff_tf.melody.midi_io import MidiReadError
 from test_melody_extract import LEAD, phrase, write_midi

@@ -175,7 +175,7 @@ def test_lstm_block_conversion_round_trips():
 def test_transposition_keeps_notes_in_range():
     import tensorflow as tf
 
-    from symdiff_tf.musicvae.train import transpose_tokens
+    from symdiff_tf.training.musicvae import transpose_tokens
 
     chunk = np.array([0, 1, 2, 89, 40] + [0] * 27, np.int32)  # lowest and highest notes: no room to move
     for seed in range(5):
@@ -189,7 +189,7 @@ def test_transposition_keeps_notes_in_range():
 
 def test_schedules_match_magenta_formulas():
     from symdiff_tf.musicvae.configs import get_config
-    from symdiff_tf.musicvae.train import MagentaLearningRate, kl_beta, sampling_probability
+    from symdiff_tf.training.musicvae import MagentaLearningRate, kl_beta, sampling_probability
 
     big = get_config("cat-mel_2bar_big")
     assert float(kl_beta(big, 0)) == 0.0
@@ -202,7 +202,7 @@ def test_schedules_match_magenta_formulas():
 
 
 def test_training_reduces_loss_and_reports(tmp_path):
-    from symdiff_tf.musicvae.train import Trainer, TrainOptions
+    from symdiff_tf.training.musicvae import Trainer, TrainOptions
 
     chunks = melodic_chunks(64)
     config = musicvae.get_config("tiny-single", {"sampling_schedule": "inverse_sigmoid", "sampling_rate": 10.0})
@@ -221,7 +221,7 @@ def test_training_reduces_loss_and_reports(tmp_path):
 
 
 def _train_command(data, workdir, steps):
-    return [sys.executable, "-m", "symdiff_tf.commands.train_vae", "--config", "tiny-single", "--data", str(data),
+    return [sys.executable, "-m", "symdiff_tf.cli.commands.train_vae", "--config", "tiny-single", "--data", str(data),
             "--workdir", str(workdir), "--steps", str(steps), "--batch-size", "8", "--checkpoint-every", "4",
             "--log-every", "4", "--eval-every", "0", "--no-progress"]
 
@@ -231,7 +231,7 @@ def test_train_vae_resumes_after_sigkill(tmp_path):
     weights as a run that was never interrupted."""
     import tensorflow as tf
 
-    from symdiff_tf.musicvae.train import Trainer, TrainOptions
+    from symdiff_tf.training.musicvae import Trainer, TrainOptions
 
     data = tmp_path / "chunks.npz"
     np.savez(data, tokens=melodic_chunks(80))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from symdiff_tf.magenta_reference import magenta_available, run_magenta_script
+from magenta_ref import magenta_available, run_magenta_script
 
 pytestmark = [pytest.mark.magenta,
               pytest.mark.skipif(not magenta_available(), reason="magenta not installed (make install-test)")]

@@ -317,7 +317,7 @@ def test_sampling_imports_nothing_of_the_training_code(run_directory, tmp_path):
                              env=child_env(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert listing.returncode == 0, listing.stderr[-3000:]
     loaded = _ours(listing.stdout.splitlines())
-    assert "symdiff_tf.commands.sample" in loaded
+    assert "symdiff_tf.cli.commands.sample" in loaded
     assert [name for name in loaded if "training" in name or "adam" in name] == []
 
 

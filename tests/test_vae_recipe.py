@@ -46,7 +46,7 @@ def test_word_dropout_feeds_the_zero_input():
 
 
 def test_fast_latent_init_makes_z_follow_the_chunk(tmp_path):
-    from symdiff_tf.musicvae.train import Trainer, TrainOptions
+    from symdiff_tf.training.musicvae import Trainer, TrainOptions
 
     tokens = np.tile(np.arange(2, 34, dtype=np.int32), (4, 1))
     tokens[1, ::2] = 0

@@ -102,7 +102,7 @@ def test_pop909_split_and_beats_mode(tmp_path, pop909_dir):
     assert {ex["source_file"].decode() for ex in test} == {"010.mid"}
     assert {ex["track"].decode() for ex in test} == {"MELODY"}
     assert sorted(len(ex["rests"]) for ex in test) == sorted(melodies["010"])
-    from symdiff_tf.commands.evaluate import held_out_split
+    from symdiff_tf.cli.commands.evaluate import held_out_split
 
     spec = f"tfds:lakh_midi/tokens-beats-track_MELODY-split_pop909@{builder.data_dir_root}"
     assert held_out_split(spec, "auto") == "test"  # the test row of `symdiff evaluate` is the test split
@@ -223,7 +223,7 @@ def test_tfds_spec_for_the_data_seam(latent_builds):
 
 
 def test_evaluate_picks_the_test_split_when_there_is_one(latent_builds):
-    from symdiff_tf.commands.evaluate import held_out_split
+    from symdiff_tf.cli.commands.evaluate import held_out_split
 
     plain, _ = latent_builds
     spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{plain.data_dir_root}"

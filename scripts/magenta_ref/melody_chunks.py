@@ -1,6 +1,6 @@
 """magenta's own melody extraction and 2-bar chunking, as the paper ran it (reference for parity tests).
 
-Usage (always through `symdiff_tf.magenta_reference.run_magenta_script`, which sets TF_USE_LEGACY_KERAS=1):
+Usage (always through `magenta_ref.run_magenta_script`, which sets TF_USE_LEGACY_KERAS=1):
 
     melody_chunks.py --out OUT.npz [--track NAME] [--rests] [--list FILES.txt] [MIDI ...]
 

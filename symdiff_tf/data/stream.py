@@ -1,5 +1,5 @@
 """The endless, deterministic, resumable stream of training examples that both trainers read
-(`symdiff_tf.training.loop` for the latent models, `symdiff_tf.musicvae.train` for the VAE)."""
+(`symdiff_tf.training.loop` for the latent models, `symdiff_tf.training.musicvae` for the VAE)."""
 import numpy as np
 import tensorflow as tf
 

@@ -15,7 +15,7 @@ from symdiff_tf.melody.pianoroll import save_pianoroll_grid
 
 def pianoroll_images(vae, scaler, samples, fill: str = "noise", seed: int = 0) -> np.ndarray:
     """Scaled latents `[n, num_chunks, k]` → float32 `[1, height, width, 4]` in [0, 1]: the piano rolls of the n
-    decoded windows, one row each (the format `symdiff_tf.summaries.images` takes).
+    decoded windows, one row each (the format `symdiff_tf.training.summaries.images` takes).
 
     fill / seed: how the dropped dims are refilled (`LatentScaler.inverse`).
     """

@@ -2,6 +2,6 @@
 (`registry`), the optimizer (`adam`), the strategy (`distribute`), the compiled step and its state (`step`), the
 resumable loop (`loop`) and the inference artifact it leaves in the run directory (`artifacts`).
 
-Nothing outside `symdiff_tf.commands` imports this package: inference reads a run through
+Nothing outside `symdiff_tf.cli.commands` imports this package: inference reads a run through
 `symdiff_tf.models_common.loading`. Importing this package is cheap; import the submodules for the work.
 """

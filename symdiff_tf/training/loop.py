@@ -14,7 +14,7 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from symdiff_tf import summaries
+from symdiff_tf.training import summaries
 from symdiff_tf.data.stream import training_stream
 from symdiff_tf.models_common import run_dir
 from symdiff_tf.models_common.precision import MIXED_PRECISION

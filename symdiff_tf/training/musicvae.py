@@ -11,7 +11,7 @@ semitones, limited so that every note stays in MIDI 21..108 (Magenta drops the n
 
 Bookkeeping: `tf.train.CheckpointManager` in `WORKDIR/checkpoints` (model, optimizer with its step count, data
 position); the data order and every random draw are functions of (seed, step), so a run killed at any point
-and restarted continues from the last checkpoint exactly as if it had not stopped. TensorBoard scalars (`symdiff_tf.summaries`) in
+and restarted continues from the last checkpoint exactly as if it had not stopped. TensorBoard scalars (`symdiff_tf.training.summaries`) in
 `WORKDIR/tensorboard`, one JSON line per log in `WORKDIR/train_log.jsonl`, the final model in
 `WORKDIR/model.keras`. The data stream is `symdiff_tf.data.stream.training_stream` (shared with the diffusion
 trainer); the loop itself is separate because its schedules (β, sampling, lr floor) depend on the step.
@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from symdiff_tf import summaries
+from symdiff_tf.training import summaries
 from symdiff_tf.data.stream import training_stream
 from symdiff_tf.melody.chunks import CLASS_FIRST_PITCH as FIRST_NOTE_CLASS
 from symdiff_tf.musicvae import build_model

@@ -44,7 +44,7 @@ def run(args) -> int:
     from symdiff_tf.config import apply_overrides
     from symdiff_tf.musicvae.configs import get_config
     from symdiff_tf.musicvae.data import load_token_chunks, split_train_eval
-    from symdiff_tf.musicvae.train import Trainer, TrainOptions
+    from symdiff_tf.training.musicvae import Trainer, TrainOptions
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     config = get_config(args.config, apply_overrides({}, args.overrides))
@@ -81,7 +81,7 @@ def run(args) -> int:
     return 0
 
 
-if __name__ == "__main__":  # `python -m symdiff_tf.commands.train_vae ...`, without the other subcommands
+if __name__ == "__main__":  # `python -m symdiff_tf.cli.commands.train_vae ...`, without the other subcommands
     import argparse
 
     _parser = argparse.ArgumentParser(prog="train-vae")

@@ -4,7 +4,7 @@ other bars come back with exactly the song's notes, and bars past the song's end
 
 The research path: `symdiff infill --checkpoint RUN --template FILE.npy --keep 0-7,24-31 --out FILE.npy` infills
 scaled latent windows; `symdiff infill SONG.mid --bars A-B --checkpoint RUN --vae FILE --out DIR` gives MIDI."""
-from symdiff_tf.commands.bundle_io import (
+from symdiff_tf.cli.commands.bundle_io import (
     add_music_arguments,
     bundle_ddpm_config,
     bundle_steps,
@@ -13,7 +13,7 @@ from symdiff_tf.commands.bundle_io import (
     seeds_of,
     write_music,
 )
-from symdiff_tf.commands.sample import (
+from symdiff_tf.cli.commands.sample import (
     add_sampling_arguments,
     check_intermediates,
     check_out,

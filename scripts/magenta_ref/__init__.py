@@ -1,4 +1,5 @@
-"""Runs magenta, our reference implementation, in a separate process.
+"""Runs magenta, our reference implementation, in a separate process (scripts, benchmarks and tests only: the
+library never imports this package; tests find it through `pythonpath = scripts` in pytest.ini).
 
 magenta is installed with `--no-deps` (see the Makefile) and only works with Keras 2, which TensorFlow selects
 when `TF_USE_LEGACY_KERAS=1` is set before it is imported. Our own code uses Keras 3, so magenta always runs
@@ -10,9 +11,7 @@ import pathlib
 import subprocess
 import sys
 
-from symdiff_tf.paths import REPO_ROOT
-
-SCRIPTS_DIR = REPO_ROOT / "scripts" / "magenta_ref"
+SCRIPTS_DIR = pathlib.Path(__file__).resolve().parent
 
 
 class MagentaUnavailable(RuntimeError):

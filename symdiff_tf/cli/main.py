@@ -1,4 +1,4 @@
-"""The `symdiff` command. Each subcommand lives in `symdiff_tf/commands/<name>.py` and exposes
+"""The `symdiff` command. Each subcommand lives in `symdiff_tf/cli/commands/<name>.py` and exposes
 `register(subparsers)`, which adds its parser and sets `func` to a `run(args) -> int`.
 
 Only the module of the command being run is imported (all of them for `symdiff --help`), so a command that
@@ -9,7 +9,7 @@ import importlib
 import sys
 import traceback
 
-# subcommand name -> module under symdiff_tf.commands
+# subcommand name -> module under symdiff_tf.cli.commands
 COMMANDS = {
     "train": "train",
     "sample": "sample",
@@ -36,7 +36,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, module_name in COMMANDS.items():
         if command in COMMANDS and name != command:
             continue
-        importlib.import_module(f"symdiff_tf.commands.{module_name}").register(subparsers)
+        importlib.import_module(f"symdiff_tf.cli.commands.{module_name}").register(subparsers)
     return parser
 
 
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
 
     A bad input (`symdiff_tf.errors.is_input_error`) is printed as `symdiff COMMAND: message`; with `--verbose`
     (or `SYMDIFF_VERBOSE=1`) its traceback is shown too. Called as the `symdiff` program (argv None), TensorFlow's
-    start-up noise is kept off the terminal unless verbose (`symdiff_tf.terminal`).
+    start-up noise is kept off the terminal unless verbose (`symdiff_tf.cli.terminal`).
     """
     import os
 
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     verbose = "--verbose" in argv or os.environ.get("SYMDIFF_VERBOSE", "") not in ("", "0")
     argv = [arg for arg in argv if arg != "--verbose"]
     if as_program and not verbose:
-        from symdiff_tf.terminal import quiet_stderr
+        from symdiff_tf.cli.terminal import quiet_stderr
 
         quiet_stderr()
     command = next((arg for arg in argv if not arg.startswith("-")), None)

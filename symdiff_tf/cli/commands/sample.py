@@ -6,7 +6,7 @@ and a folder as `--out` it also decodes them into MIDI and piano rolls (`symdiff
 import contextlib
 import pathlib
 
-from symdiff_tf.commands.bundle_io import (
+from symdiff_tf.cli.commands.bundle_io import (
     add_music_arguments,
     bundle_ddpm_config,
     bundle_steps,
