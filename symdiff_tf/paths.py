@@ -11,3 +11,8 @@ def shared_data_dir() -> pathlib.Path:
     `$SYMDIFF_SHARED_DATA` if set, else `../shared/data` beside the checkout.
     """
     return pathlib.Path(os.environ.get("SYMDIFF_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def default_model_root() -> pathlib.Path:
+    """The folder of the shipped default model's numbered bundle versions: `saved_models/default` in the checkout."""
+    return REPO_ROOT / "saved_models" / "default"

@@ -1,10 +1,11 @@
 """The diffusion model as a training task (`symdiff_tf.training.loop.TrainingTask`): Algorithm 2's loss
 (`original.md` §2.4). Registered as "ddpm" in `symdiff_tf.training.registry`."""
+import numpy as np
 import tensorflow as tf
 
 from symdiff_tf.diffusion.config import DDPMConfig
-from symdiff_tf.diffusion.inference import DDPM_NETWORK
-from symdiff_tf.diffusion.samplers import DiffusionSampler
+from symdiff_tf.diffusion.inference import DDPM_NETWORK, make_sampler
+from symdiff_tf.diffusion.reverse import LatentSampler
 from symdiff_tf.diffusion.schedule import LinearSchedule, add_noise
 
 
@@ -33,13 +34,13 @@ class DDPMTask:
         predicted = tf.cast(self.model([x_noisy, features["noise_level"]], training=training), tf.float32)
         return tf.reduce_mean(tf.square(features["noise"] - predicted), axis=[1, 2])
 
-    def sampler(self) -> DiffusionSampler:
+    def sampler(self) -> LatentSampler:
         if self._sampler is None:
-            self._sampler = DiffusionSampler(self.model, self.schedule)
+            self._sampler = make_sampler(self.model, self.config)
         return self._sampler
 
     def sample_for_summary(self, num_samples, seed):
-        """A few cheap DDIM samples `[num_samples, 32, k]` for TensorBoard."""
-        sampling = self.config.sampling
-        return self.sampler().ddim(num_samples, seed, num_steps=sampling.tensorboard_ddim_steps).numpy()
+        """A few cheap DDIM samples `[num_samples, 32, k]` for TensorBoard (melody i from seed + i)."""
+        steps = self.config.sampling.tensorboard_ddim_steps
+        return self.sampler().sample(seed + np.arange(num_samples), "ddim", steps)
 

@@ -59,11 +59,26 @@ def in_range(value, name: str, low, high, description: str):
     return _after(tf.debugging.Assert(fits, found), value)
 
 
-def keeps_some_and_not_all(mask, name: str):
-    """A bool mask `[B, L]` where each row keeps at least one chunk and regenerates at least one, else
-    "`name`: ... melodies that keep nothing / everything: [indices]"."""
-    kept = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
-    bad = tf.where((kept == 0) | (kept == tf.shape(mask)[1]))[:, 0]
+def regenerates_some(mask, name: str):
+    """A bool mask `[B, bars]` (true = keep) where each row regenerates at least one bar, else "`name`: ...
+    melodies that keep every bar: [indices]"."""
+    bad = tf.where(tf.reduce_all(mask, axis=1))[:, 0]
     return _after(tf.debugging.Assert(tf.equal(tf.size(bad), 0), [
-        f"{name}: expected each melody to keep at least one chunk (true) and regenerate at least one (false); "
-        "melodies that keep nothing or everything:", bad]), mask)
+        f"{name}: expected each melody to regenerate at least one bar (false); melodies that keep every bar:",
+        bad]), mask)
+
+
+def one_of(value, name: str, choices):
+    """The position of the string scalar `value` in `choices` (int32), else "`name`: expected one of ...; got
+    VALUE"."""
+    matches = tf.equal(tf.constant(list(choices)), value)
+    found = _after(tf.debugging.Assert(tf.reduce_any(matches), [
+        f"{name}: expected one of {', '.join(choices)}; got", value]), matches)
+    return tf.cast(tf.argmax(tf.cast(found, tf.int32)), tf.int32)
+
+
+def zero_unless(value, name: str, allowed, description: str):
+    """The float scalar `value`, which must be 0 unless `allowed` (a bool scalar), else "`name`: `description`;
+    got VALUE"."""
+    return _after(tf.debugging.Assert(allowed | tf.equal(value, 0.0), [f"{name}: {description}; got", value]),
+                  value)

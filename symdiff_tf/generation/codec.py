@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from symdiff_tf.data.latent_config import FILLS
-from symdiff_tf.generation import noise
+from symdiff_tf.diffusion import noise
 from symdiff_tf.generation.tokens import rest_flags
 
 

@@ -23,3 +23,13 @@ def vae_content_hash(model_or_path) -> str:
         digest.update(f"{weight.path} {values.shape} {values.dtype.str}\n".encode())
         digest.update(np.ascontiguousarray(values).tobytes())
     return digest.hexdigest()[:16]
+
+
+def check_vae(vae, recorded_hash: str | None, what: str, vae_name: str = "the MusicVAE") -> str:
+    """The content hash of `vae` (a MusicVAE); ValueError when `recorded_hash` (the VAE recorded by `what`, e.g. "the
+    run runs/ddpm", "the latents of tfds:...") is another one. The one identity check of every command."""
+    found = vae_content_hash(vae)
+    if recorded_hash and recorded_hash != found:
+        raise ValueError(f"{vae_name}: content hash {found}, but {what} learned the latents of MusicVAE "
+                         f"{recorded_hash}; use that VAE")
+    return found

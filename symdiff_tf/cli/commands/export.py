@@ -1,18 +1,23 @@
 """`symdiff export --vae VAE.keras --diffusion RUN_DIR --out DIR/NAME/VERSION`: one SavedModel for TF Serving and
-other TF tools, holding the diffusion sampler, the latent scaling and the MusicVAE (docs/serving.md)."""
+other TF tools, holding the generation pipeline (every scheduler), the latent scaling and the MusicVAE
+(docs/serving.md). `symdiff export --bundle OLD_VERSION_DIR --out ...` writes a bundle's weights again with this
+version's signatures."""
 import pathlib
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "export", help="write the trained model as one SavedModel bundle for TF Serving and other TF tools",
-        description="Writes a SavedModel with the signatures sample (= serving_default), infill, encode and "
+        description="Writes a SavedModel with the signatures serving_default, sample, infill, encode and "
                     "decode into DIR/NAME/VERSION, TF Serving's layout; it needs only TensorFlow to run "
                     "(docs/serving.md).")
-    parser.add_argument("--vae", required=True, help="MusicVAE .keras file that encoded the run's training data")
-    parser.add_argument("--diffusion", required=True,
+    parser.add_argument("--vae", default=None, help="MusicVAE .keras file that encoded the run's training data")
+    parser.add_argument("--diffusion", default=None,
                         help="diffusion run: the work directory of `symdiff train` (or one of its checkpoints or "
                              "inference artifacts)")
+    parser.add_argument("--bundle", default=None, metavar="DIR",
+                        help="instead of --vae and --diffusion: a bundle version folder whose weights to export "
+                             "again with this version's signatures")
     parser.add_argument("--out", required=True,
                         help="DIR/NAME/VERSION with VERSION a positive integer, e.g. saved_models/symdiff/1; "
                              "must not hold files yet")
@@ -21,16 +26,29 @@ def register(subparsers):
 
 def run(args) -> int:
     from symdiff_tf import musicvae
-    from symdiff_tf.export.bundle import export_bundle, version_folder
+    from symdiff_tf.export.bundle import export_bundle, version_folder, write_bundle
 
-    version_folder(args.out)  # says what is wrong with --out before the slow part
-    vae = musicvae.load(args.vae)
-    print(f"exporting {args.diffusion} with {args.vae}: tracing and saving 4 signatures (a minute or more for "
-          "paper-size models)", flush=True)
-    out = export_bundle(vae, args.diffusion, args.out, vae_path=args.vae)
+    out = version_folder(args.out)  # says what is wrong with --out before the slow part
+    if args.bundle is not None:
+        if args.vae or args.diffusion:
+            raise ValueError("--bundle: give it alone (its weights hold the MusicVAE and the diffusion model)")
+        from symdiff_tf.export.reload import open_bundle_model
+        from symdiff_tf.generation.pipeline import Pipeline
+
+        model, vae = open_bundle_model(args.bundle)
+        pipeline = Pipeline(model, vae)
+        print(f"exporting the weights of {args.bundle} again: tracing and saving 5 signatures", flush=True)
+        out = write_bundle(pipeline, out, pipeline.options())
+    else:
+        if not (args.vae and args.diffusion):
+            raise ValueError("give --vae FILE and --diffusion RUN (or --bundle DIR)")
+        vae = musicvae.load(args.vae)
+        print(f"exporting {args.diffusion} with {args.vae}: tracing and saving 5 signatures (a minute or more for "
+              "paper-size models)", flush=True)
+        out = export_bundle(vae, args.diffusion, args.out, vae_path=args.vae)
     size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
     model_dir = pathlib.Path(out).parent
-    print(f"wrote {out} ({size / 1e6:.1f} MB): signatures sample (= serving_default), infill, encode, decode; "
+    print(f"wrote {out} ({size / 1e6:.1f} MB): signatures serving_default, sample, infill, encode, decode; "
           "assets config.yaml, latent_scaling.json, provenance.json")
     print(f"next: saved_model_cli show --dir {out} --all; serve it with TF Serving: docker run -p 8501:8501 "
           f"-v {model_dir.resolve()}:/models/{model_dir.name} -e MODEL_NAME={model_dir.name} tensorflow/serving "

@@ -1,27 +1,25 @@
-"""`symdiff infill SONG.mid --bars A-B [--track NAME] [--model DIR] --out OUT`: regenerates bars A to B of a song
-(counted from 1 in 4/4 from the melody's first bar) with the SavedModel bundle (default: the shipped model); the
-other bars come back with exactly the song's notes, and bars past the song's end are generated (a continuation).
+"""`symdiff infill SONG.mid --bars A-B [--track NAME] [--model DIR | --checkpoint RUN --vae FILE] --out OUT`:
+regenerates bars A to B of a song with the SavedModel bundle (default: the shipped model) or a run and its
+MusicVAE; the other bars come back with exactly the song's notes, and bars past the song's end are generated (a
+continuation).
 
 The research path: `symdiff infill --checkpoint RUN --template FILE.npy --keep 0-7,24-31 --out FILE.npy` infills
-scaled latent windows; `symdiff infill SONG.mid --bars A-B --checkpoint RUN --vae FILE --out DIR` gives MIDI."""
-from symdiff_tf.cli.commands.bundle_io import (
-    add_music_arguments,
-    bundle_ddpm_config,
-    bundle_steps,
-    melodies_from_outputs,
-    open_bundle,
+scaled latent windows."""
+from symdiff_tf.cli.commands.generating import (
+    add_generation_arguments,
+    add_model_arguments,
+    open_music_model,
+    open_run_from_args,
+    options_from_args,
+    refuse,
     seeds_of,
+    step_progress,
     write_music,
 )
-from symdiff_tf.cli.commands.sample import (
-    add_sampling_arguments,
-    check_intermediates,
-    check_out,
-    check_steps,
-    load_sampler_from_args,
-    step_progress,
-    write_result,
-)
+from symdiff_tf.cli.commands.sample import add_latent_arguments, check_intermediates, check_npy_out, write_latents
+
+TEMPLATE_ONLY = {"original_start": "--original-start", "template_at_current_step": "--template-at-current-step",
+                 "intermediates": "--intermediates"}
 
 
 def parse_chunks(text: str, sequence_length: int = 32) -> list[int]:
@@ -52,23 +50,21 @@ def register(subparsers):
     parser.add_argument("--start-bar", type=int, default=1,
                         help="the 64-bar window's first bar, odd (default 1: the melody's first bar)")
     parser.add_argument("--num", type=int, default=1, help="infilled versions, one per seed (default 1)")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="with a song: diffusion steps (the model's N runs DDPM, fewer DDIM; default: the "
-                             "config's ddim_steps)")
-    add_sampling_arguments(parser)
-    add_music_arguments(parser, with_num=False)
+    add_model_arguments(parser)
+    add_generation_arguments(parser)
+    parser.add_argument("--out", required=True,
+                        help="output folder of MIDI and PNG files; with --template, an .npy of scaled latents")
     parser.add_argument("--template", default=None, help="research path: .npy of scaled latents [B, 32, k] or [32, k]")
-    parser.add_argument("--keep", default="0-7,24-31",
+    parser.add_argument("--keep", default=None,
                         help="with --template: chunks to keep, 0-based inclusive ranges (default 0-7,24-31: the "
                              "paper's setting)")
     parser.add_argument("--original-start", action="store_true",
-                        help="start from U[0,1) with the raw template, as the original code (default N(0,I))")
+                        help="with --template: start from U[0,1) with the raw template, as the original code "
+                             "(default N(0,I))")
     parser.add_argument("--template-at-current-step", action="store_true",
-                        help="noise the kept chunks to level t instead of t-1 (the original's off-by-one)")
-    parser.add_argument("--ddim-steps", type=int, default=None, metavar="K",
-                        help="with --template: infill with DDIM over K steps (not in the paper) instead of all N "
-                             "DDPM steps")
-    parser.add_argument("--eta", type=float, default=None, help="DDIM eta (default from config; with --ddim-steps)")
+                        help="with --template: noise the kept chunks to level t instead of t-1 (the original's "
+                             "off-by-one)")
+    add_latent_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -81,6 +77,7 @@ def run(args) -> int:
         raise ValueError("a song and --template: give one")
     if args.bars is None:
         raise ValueError(f"{args.song}: which bars to regenerate? add --bars A-B (e.g. --bars 17-48)")
+    refuse(args, {**TEMPLATE_ONLY, "keep": "--keep"}, "only with --template (latents in and out)")
     return _run_song(args)
 
 
@@ -106,48 +103,17 @@ def _run_song(args) -> int:
     window = _song_window(args)
     seeds = seeds_of(args.seed, args.num)
     tokens = np.repeat(window.tokens[None], len(seeds), axis=0)
-    real_bars = np.repeat(window.keep_bars[None], len(seeds), axis=0)
-    if args.checkpoint is not None:
-        if args.vae is None:
-            raise ValueError("--checkpoint with a song needs --vae FILE to encode and decode it")
-        from symdiff_tf.generation.generator import Generator
-
-        generator = Generator.from_files(args.vae, args.checkpoint)
-        melodies = generator.infill(tokens, real_bars, seeds, steps=args.steps, temperature=args.temperature,
-                                    progress=None if args.no_progress else "infilling")
-    else:
-        melodies = _bundle_infill(args, tokens, real_bars, seeds)
+    keep_bars = np.repeat(window.keep_bars[None], len(seeds), axis=0)
+    model = open_music_model(args)
+    options = options_from_args(args, model)
+    print(f"infilling with {getattr(model, 'describe', lambda: args.checkpoint)()} ({options.describe()})",
+          flush=True)
+    melodies = model.infill(tokens, keep_bars, seeds, options, progress=None if args.no_progress else "infilling")
     print(f"{args.song}: bars {args.bars} regenerated in a window of bars {args.start_bar}-{args.start_bar + 63} "
           f"(the song fills {window.input_bars} of them; the others keep its notes)")
     write_music(melodies, args.out, "infill", args.seed, "infilled songs",
                 "compare with the input in a MIDI player; other bars: --bars; other takes: --seed or --num")
     return 0
-
-
-def _bundle_infill(args, tokens, real_bars, seeds):
-    """The bundle's `infill` (chunk-level: a chunk with both bars kept is kept), then the kept bars of generated
-    chunks pasted back from the song, as the library does (`generation.tokens.joined_tokens`)."""
-    import numpy as np
-    import tensorflow as tf
-
-    from symdiff_tf.generation.generator import Melodies
-    from symdiff_tf.generation.tokens import chunks_of_bars, joined_tokens
-
-    bundle, folder = open_bundle(args.model)
-    steps = bundle_steps(args.steps, bundle_ddpm_config(folder))
-    print(f"infilling with {folder} ({steps} diffusion steps)", flush=True)
-    mask = chunks_of_bars(tf.constant(real_bars))
-    outputs = bundle.signatures["infill"](tokens=tf.constant(tokens, tf.int32), mask=mask,
-                                          seeds=tf.constant(seeds), steps=tf.constant(steps),
-                                          temperature=tf.constant(args.temperature, tf.float32))
-    if bool(tf.reduce_all(tf.repeat(mask, 2, axis=1) == real_bars)):
-        return melodies_from_outputs(outputs, real_bars)
-    decoded = outputs["tokens"].numpy()
-    bars = decoded.reshape(len(decoded), -1, 16)  # [B, 64 bars, 16 steps]
-    bars[real_bars] = tokens.reshape(len(tokens), -1, 16)[real_bars]
-    merged = bars.reshape(decoded.shape)
-    joined = joined_tokens(tf.constant(merged), tf.constant(real_bars)).numpy()
-    return Melodies(merged, joined, None, np.asarray(real_bars, bool))
 
 
 def load_template(path):
@@ -171,33 +137,25 @@ def load_template(path):
 def _run_template(args) -> int:
     import numpy as np
 
-    if args.ddim_steps is None and args.eta is not None:
-        raise ValueError("--eta applies to DDIM infilling only: add --ddim-steps K")
-    if args.ddim_steps is not None and args.ddpm_form is not None:
-        raise ValueError("--ddpm-form applies to DDPM infilling only, not with --ddim-steps")
-    out = check_out(args.out)
+    out = check_npy_out(args.out)
+    if args.checkpoint is None:
+        raise ValueError("--template: latents are infilled with a run; add --checkpoint RUN")
+    refuse(args, {"vae": "--vae", "temperature": "--temperature", "model": "--model"},
+           "not with --template (latents in and out, nothing is decoded)")
     template = load_template(args.template)
-    trained, sampler = load_sampler_from_args(args)
-    expected = (sampler.sequence_length, sampler.latent_dim)
-    if template.shape[1:] != expected:
-        raise ValueError(f"--template {args.template}: the model infills windows [B, {expected[0]}, {expected[1]}]"
-                         f", got {list(template.shape)}")
-    mask = np.zeros(expected[0], np.float32)
-    mask[parse_chunks(args.keep, expected[0])] = 1.0
-    replacement = {"uniform_start": args.original_start, "template_at_current_step": args.template_at_current_step,
-                   "num_intermediates": args.intermediates}
-    sampling = trained.config.sampling
-    if args.ddim_steps is None:
-        check_intermediates(args.intermediates, sampler.schedule.num_steps)
-        with step_progress(args, "ddpm", sampler.schedule.num_steps) as progress:
-            result = sampler.infill(template, mask, args.seed, ddpm_form=args.ddpm_form or sampling.ddpm_form,
-                                    variance=args.variance, progress=progress, **replacement)
-    else:
-        steps = check_steps("--ddim-steps", args.ddim_steps, sampler)
-        check_intermediates(args.intermediates, steps)
-        with step_progress(args, "ddim", steps) as progress:
-            result = sampler.ddim_infill(template, mask, args.seed, num_steps=steps,
-                                         eta=sampling.ddim_eta if args.eta is None else args.eta,
-                                         progress=progress, **replacement)
-    write_result(result, out, args.intermediates)
+    sampler = open_run_from_args(args).sampler
+    if template.shape[1:] != sampler.window_shape:
+        raise ValueError(f"--template {args.template}: the model infills windows [B, {sampler.window_shape[0]}, "
+                         f"{sampler.window_shape[1]}], got {list(template.shape)}")
+    keep = np.zeros(sampler.window_shape[0], np.float32)
+    keep[parse_chunks(args.keep or "0-7,24-31", len(keep))] = 1.0
+    options = options_from_args(args, sampler)
+    check_intermediates(args.intermediates, options.steps)
+    seeds = seeds_of(args.seed, len(template))
+    with step_progress(args, f"infill ({options.scheduler})", options.steps) as progress:
+        result = sampler.infill(template, keep, seeds, options.scheduler, options.steps, options.scheduler_eta,
+                                uniform_start=args.original_start,
+                                template_at_current_step=args.template_at_current_step,
+                                num_intermediates=args.intermediates, progress=progress)
+    write_latents(result, out, args.intermediates)
     return 0

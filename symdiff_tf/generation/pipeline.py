@@ -1,10 +1,15 @@
-"""The one generation path: seeds or a melody template → scaled latents → MusicVAE tokens → notes, MIDI, piano
-rolls. The library calls it here; `symdiff_tf.export` puts the same graph pieces (`*_graph`) in a SavedModel.
+"""The one generation pipeline: a trained diffusion model + a scheduler + the MusicVAE codec, from seeds or a
+melody template to scaled latents, MusicVAE tokens, notes, MIDI and piano rolls. Every caller uses it: the
+command line on every path, `symdiff evaluate`, `symdiff export` (the SavedModel holds its graph pieces, `*_graph`)
+and the benchmarks.
 
-One seed per melody (`symdiff_tf.generation.noise`): melody b comes out the same in any batch, from the library
-or the SavedModel, and its latents are `DiffusionSampler`'s with `num_samples=1, seed=s_b`. `steps` = the
-schedule's N runs ancestral DDPM (the run's `sampling.ddpm_form`, σ² = β̃), fewer runs DDIM (the run's
-`sampling.ddim_eta`, x̂0 clipped); `temperature` is the MusicVAE decoder's (0 = greedy).
+    pipeline = Pipeline(open_run("runs/ddpm"), musicvae.load("vae.keras"))
+    options = pipeline.options(scheduler="dpm-solver++", steps=20)   # None: the model's defaults
+    melodies = pipeline.sample([1, 2, 3], options)                   # one melody per seed
+    melodies.write("out", ["a", "b", "c"])                           # a.mid, a.png, …, pianorolls.png
+
+One seed per melody (`symdiff_tf.diffusion.noise`): melody b comes out the same in any batch, from the library or
+the SavedModel. Schedulers: `symdiff_tf.diffusion.schedulers`; `temperature` is the MusicVAE decoder's (0 = greedy).
 """
 from __future__ import annotations
 
@@ -14,11 +19,10 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from symdiff_tf.generation import noise
+from symdiff_tf.diffusion import noise, schedulers
 from symdiff_tf.generation.codec import LatentCodec
-from symdiff_tf.generation.run import check_vae
-from symdiff_tf.generation.sampler import SeededSampler
 from symdiff_tf.generation.tokens import chunks_of_bars, joined_tokens
+from symdiff_tf.musicvae.identity import check_vae
 from symdiff_tf.melody.chunks import NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_CHUNK
 from symdiff_tf.melody.pianoroll import BARS_PER_CHUNK, save_pianoroll, save_pianoroll_grid
 from symdiff_tf.melody.render import notes_to_tokens, tokens_to_midi, tokens_to_notes
@@ -29,24 +33,27 @@ class Melodies:
     """Generated melodies. tokens: int32 `[B, 32, 32]` (the decoder's, or the input's in kept bars); joined:
     the same with the note offs that say how notes join across bars (`tokens.joined_tokens`), what MIDI, notes
     and piano rolls are made from; latents: the scaled latents `[B, 32, k]` (None when made `from_notes`);
-    real_bars: bool `[B, 64]`, the bars that are the input's own (all False when sampling)."""
+    real_bars: bool `[B, 64]`, the bars that are the input's own (all False when sampling); midi_bytes: one
+    standard MIDI file per melody as the SavedModel made it (None: made from `joined` when written)."""
 
     tokens: np.ndarray
     joined: np.ndarray
     latents: np.ndarray | None
     real_bars: np.ndarray
+    midi_bytes: list | None = None
 
     @classmethod
-    def from_notes(cls, tokens, pitches, starts, ends, num_notes, real_bars=None) -> "Melodies":
-        """Melodies from the SavedModel's outputs (`tokens` `[B, 32, 32]`, the padded notes and `num_notes`),
-        without latents: `joined` is made from the notes (`render.notes_to_tokens`, continuous)."""
+    def from_notes(cls, tokens, pitches, starts, ends, num_notes, real_bars=None, midi_bytes=None) -> "Melodies":
+        """Melodies from the SavedModel's outputs (`tokens` `[B, 32, 32]`, the padded notes, `num_notes` and its
+        `midi_bytes`), without latents: `joined` is made from the notes (`render.notes_to_tokens`, continuous)."""
         tokens = np.asarray(tokens, np.int32)
         chunks = tokens.shape[1]
         joined = np.stack([notes_to_tokens(starts[i, :count], ends[i, :count], pitches[i, :count], chunks,
                                            continuous=True) for i, count in enumerate(np.asarray(num_notes))])
         if real_bars is None:
             real_bars = np.zeros((len(tokens), chunks * BARS_PER_CHUNK), bool)
-        return cls(tokens, joined.astype(np.int32), None, np.asarray(real_bars, bool))
+        return cls(tokens, joined.astype(np.int32), None, np.asarray(real_bars, bool),
+                   None if midi_bytes is None else [bytes(b) for b in midi_bytes])
 
     def __len__(self):
         return len(self.tokens)
@@ -56,8 +63,13 @@ class Melodies:
         return tokens_to_notes(self.joined[index], continuous=True)
 
     def midi(self, index: int, path=None) -> bytes:
-        """Standard MIDI file bytes of melody `index` (also written to `path` when given)."""
-        return tokens_to_midi(self.joined[index], path, continuous=True)
+        """Standard MIDI file bytes of melody `index` (also written to `path` when given): the SavedModel's own
+        bytes when it made them, else rendered from `joined`."""
+        if self.midi_bytes is None:
+            return tokens_to_midi(self.joined[index], path, continuous=True)
+        if path is not None:
+            pathlib.Path(path).write_bytes(self.midi_bytes[index])
+        return self.midi_bytes[index]
 
     def write(self, out_dir, names, grid: str | None = "pianorolls.png") -> list[pathlib.Path]:
         """Writes NAME.mid and NAME.png per melody into `out_dir` (made if needed), and all piano rolls in one
@@ -78,38 +90,70 @@ class Melodies:
         return written
 
 
-class Generator:
-    """The generation path over a MusicVAE and a trained diffusion run (`symdiff_tf.generation.run.load_run`).
+@dataclasses.dataclass(frozen=True)
+class GenerationOptions:
+    """How to generate: scheduler (a name of `schedulers.NAMES`), steps (1..N), eta (DDIM's stochasticity; 0 for
+    the others), temperature (the decoder's, ≥ 0, 0 = greedy). Made by `Pipeline.options`, which checks them."""
 
-    Args:
-        vae: the `MusicVAE` that encoded the run's training data (`vae_content_hash` is its identity; a run that
-            recorded another one is refused).
-        run: a `TrainedRun`.
-        batch_size: melodies per compiled call (bigger batches are split, with a progress bar).
-    """
+    scheduler: str
+    steps: int
+    eta: float
+    temperature: float
 
-    def __init__(self, vae, run, batch_size: int = 16):
-        self.vae_content_hash = check_vae(vae, run)
-        sampling = run.config.sampling
-        self.vae, self.run, self.batch_size = vae, run, int(batch_size)
-        self.sampler = SeededSampler(run.sampler, sampling.ddpm_form, "beta_tilde", sampling.ddim_eta)
-        self.codec = LatentCodec(vae, run.scaler, run.latents.fill, zero_rests=not run.rests_encoded)
-        self.num_steps = self.sampler.num_steps
-        self.default_steps = self.num_steps if sampling.method == "ddpm" else int(sampling.ddim_steps)
+    @property
+    def scheduler_eta(self):
+        """eta for a scheduler that has one, else None (`LatentSampler.sample`'s `eta`)."""
+        return self.eta if schedulers.SCHEDULERS[self.scheduler].uses_eta else None
+
+    def describe(self) -> str:
+        eta = f", eta {self.eta:g}" if self.scheduler_eta is not None else ""
+        return f"{self.scheduler}, {self.steps} steps{eta}, temperature {self.temperature:g}"
+
+
+def resolve_options(defaults, scheduler=None, steps=None, eta=None, temperature=0.0) -> GenerationOptions:
+    """`GenerationOptions` for a model's `SamplingDefaults` (its `LatentSampler`, or a bundle's), None meaning its
+    default: scheduler the model's `sampling.method`; steps that scheduler's default (`default_steps`); eta the
+    model's `sampling.ddim_eta` for DDIM (an eta given to another scheduler is an error). ValueError naming the
+    option."""
+    name = schedulers.check_name(scheduler, "--scheduler") if scheduler is not None else defaults.default_scheduler
+    uses_eta = schedulers.SCHEDULERS[name].uses_eta
+    if eta is not None and not uses_eta:
+        raise ValueError(f"--eta {eta:g}: the {name} scheduler has no eta (only "
+                         f"{', '.join(n for n, c in schedulers.SCHEDULERS.items() if c.uses_eta)})")
+    eta = (defaults.sampling.ddim_eta if eta is None else float(eta)) if uses_eta else 0.0
+    if not np.isfinite(eta) or eta < 0:
+        raise ValueError(f"--eta {eta:g}: expected a number >= 0")
+    steps = defaults.check_steps(defaults.default_steps(name) if steps is None else steps, "--steps")
+    temperature = float(temperature)
+    if not np.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"--temperature {temperature:g}: expected a finite number >= 0 (0 = greedy)")
+    return GenerationOptions(name, steps, eta, temperature)
+
+
+class Pipeline:
+    """Generation with a `DiffusionModel` (`symdiff_tf.diffusion.inference.open_run`, or a bundle's
+    `symdiff_tf.export.reload.open_bundle_model`) and the MusicVAE that encoded its training data (refused when
+    the model recorded another one). batch_size: melodies per compiled call (bigger batches are split)."""
+
+    def __init__(self, model, vae, batch_size: int = 16):
+        if vae.z_size != model.scaler.z_size:
+            raise ValueError(f"{model.source}: the model's latents are {model.scaler.z_size}-d, the MusicVAE's "
+                             f"z_size is {vae.z_size}: use the VAE that encoded its training data")
+        self.vae_content_hash = check_vae(vae, model.vae_content_hash, f"the model {model.source}")
+        self.model, self.vae, self.batch_size = model, vae, int(batch_size)
+        self.sampler = model.sampler
+        self.codec = LatentCodec(vae, model.scaler, model.latents.fill, zero_rests=not model.rests_encoded)
+        self.num_steps = self.sampler.num_diffusion_steps
         self.chunks, self.latent_dim = self.sampler.window_shape
         self._compiled = {}
 
-    @classmethod
-    def from_files(cls, vae_path, run_dir, batch_size: int = 16) -> "Generator":
-        """A generator from a MusicVAE `.keras` file and a run directory."""
-        from symdiff_tf import musicvae
-        from symdiff_tf.generation.run import load_run
-
-        return cls(musicvae.load(vae_path), load_run(run_dir), batch_size)
+    def options(self, scheduler=None, steps=None, eta=None, temperature=0.0) -> GenerationOptions:
+        """Checked options, None meaning the model's default (`resolve_options`)."""
+        return resolve_options(self.sampler, scheduler, steps, eta, temperature)
 
     # ----- graph pieces (tensors in and out, no input checks): the SavedModel calls these too --------------
     def _melodies(self, scaled, pairs, temperature, tokens=None, real_bars=None):
-        """Scaled latents → {tokens, joined, latents}; the real bars of `tokens` `[B, 32, 32]` stay as they are."""
+        """Scaled latents → {tokens, joined, latents}; the real bars of `tokens` `[B, 32, 32]` are pasted back."""
         decoded = self.codec.decode(self.codec.refill(scaled, pairs), pairs, temperature)
         if real_bars is None:
             real_bars = tf.zeros([tf.shape(scaled)[0], self.chunks * BARS_PER_CHUNK], tf.bool)
@@ -118,17 +162,20 @@ class Generator:
             decoded = tf.where(real_steps, tf.cast(tokens, tf.int32), decoded)
         return {"tokens": decoded, "joined": joined_tokens(decoded, real_bars), "latents": scaled}
 
-    def sample_graph(self, seeds, steps, temperature):
-        """seeds int `[B]`, steps int32 scalar, temperature float32 scalar → dict of `_melodies`."""
+    def sample_graph(self, seeds, scheduler_index, steps, eta, temperature):
+        """seeds int `[B]`, scheduler_index int32 (position in `schedulers.NAMES`), steps int32, eta and
+        temperature float32 scalars → dict of `_melodies`."""
         pairs = noise.seed_pairs(seeds)
-        return self._melodies(self.sampler.sample(pairs, steps), pairs, temperature)
+        scaled = self.sampler.generate(pairs, self.sampler.switch(scheduler_index, eta), steps)
+        return self._melodies(scaled, pairs, temperature)
 
-    def infill_graph(self, tokens, real_bars, seeds, steps, temperature):
-        """tokens int `[B, 32, 32]`, real_bars bool `[B, 64]` (True = keep the bar), seeds, steps, temperature →
-        dict of `_melodies`. Chunks with both bars kept are the diffusion template; the kept bars of other
-        chunks are pasted back into the decoded tokens."""
+    def infill_graph(self, tokens, real_bars, seeds, scheduler_index, steps, eta, temperature):
+        """tokens int `[B, 32, 32]`, real_bars bool `[B, 64]` (True = keep the bar), the rest as `sample_graph` →
+        dict of `_melodies`. Chunks with both bars kept are the diffusion template; every kept bar is pasted back
+        into the decoded tokens."""
         pairs = noise.seed_pairs(seeds)
-        scaled = self.sampler.infill(self.codec.template(tokens), chunks_of_bars(real_bars), pairs, steps)
+        scaled = self.sampler.generate(pairs, self.sampler.switch(scheduler_index, eta), steps,
+                                       self.codec.template(tokens), chunks_of_bars(real_bars))
         return self._melodies(scaled, pairs, temperature, tokens, real_bars)
 
     def decode_graph(self, latents, temperature, seeds):
@@ -153,19 +200,10 @@ class Generator:
         parts = [function(*(a[i:i + self.batch_size] if np.ndim(a) else a for a in arrays)) for i in starts]
         return {key: np.concatenate([np.asarray(part[key]) for part in parts]) for key in parts[0]}
 
-    def _steps(self, steps):
-        steps = self.default_steps if steps is None else int(steps)
-        if not 1 <= steps <= self.num_steps:
-            raise ValueError(f"steps must lie in 1..{self.num_steps} ({self.num_steps} runs DDPM, fewer DDIM), "
-                             f"got {steps}")
-        return np.int32(steps)
-
     @staticmethod
-    def _temperature(temperature):
-        temperature = float(temperature)
-        if not np.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
-        return np.float32(temperature)
+    def _option_arrays(options: GenerationOptions):
+        return [np.int32(schedulers.NAMES.index(options.scheduler)), np.int32(options.steps),
+                np.float32(options.eta), np.float32(options.temperature)]
 
     @staticmethod
     def _seeds(seeds):
@@ -183,28 +221,31 @@ class Generator:
 
     def _specs(self, *names):
         chunks, k = self.chunks, self.latent_dim
-        specs = {"seeds": tf.TensorSpec([None], tf.int32), "steps": tf.TensorSpec([], tf.int32),
-                 "temperature": tf.TensorSpec([], tf.float32),
-                 "tokens": tf.TensorSpec([None, chunks, STEPS_PER_CHUNK], tf.int32),
-                 "real_bars": tf.TensorSpec([None, chunks * BARS_PER_CHUNK], tf.bool),
-                 "latents": tf.TensorSpec([None, chunks, k], tf.float32)}
+        scalar = {"scheduler_index": tf.int32, "steps": tf.int32, "eta": tf.float32, "temperature": tf.float32}
+        specs = {name: tf.TensorSpec([], dtype) for name, dtype in scalar.items()}
+        specs.update({"seeds": tf.TensorSpec([None], tf.int32),
+                      "tokens": tf.TensorSpec([None, chunks, STEPS_PER_CHUNK], tf.int32),
+                      "real_bars": tf.TensorSpec([None, chunks * BARS_PER_CHUNK], tf.bool),
+                      "latents": tf.TensorSpec([None, chunks, k], tf.float32)})
         return [specs[name] for name in names]
 
-    def sample(self, seeds, steps=None, temperature=0.0, progress: str | None = "sampling") -> Melodies:
-        """One melody per seed. steps: None = the run's default (`sampling.method`: N for DDPM, else
-        `ddim_steps`); temperature: the VAE decoder's, 0 = greedy."""
-        seeds = self._seeds(seeds)
-        outputs = self._batched("sample", self.sample_graph, self._specs("seeds", "steps", "temperature"),
-                                [seeds, self._steps(steps), self._temperature(temperature)], progress)
+    def sample(self, seeds, options: GenerationOptions | None = None, progress: str | None = "sampling") -> Melodies:
+        """One melody per seed, with `options` (None: the model's defaults, `options()`)."""
+        options = options or self.options()
+        outputs = self._batched(
+            "sample", self.sample_graph,
+            self._specs("seeds", "scheduler_index", "steps", "eta", "temperature"),
+            [self._seeds(seeds), *self._option_arrays(options)], progress)
         return self._result(outputs)
 
-    def infill(self, tokens, keep, seeds, steps=None, temperature=0.0,
+    def infill(self, tokens, keep, seeds, options: GenerationOptions | None = None,
                progress: str | None = "infilling") -> Melodies:
         """Regenerates what `keep` does not keep of `tokens` `[B, 32, 32]` (or one window `[32, 32]`).
 
         keep: bool per chunk `[B, 32]` or per bar `[B, 64]` (or without the batch axis), True = keep. Kept bars
         come back token for token; a chunk is generated whenever one of its bars is not kept.
         """
+        options = options or self.options()
         tokens = np.asarray(tokens)
         tokens = tokens[None] if tokens.ndim == 2 else tokens
         if tokens.shape[1:] != (self.chunks, STEPS_PER_CHUNK) or not np.issubdtype(tokens.dtype, np.integer):
@@ -217,9 +258,9 @@ class Generator:
         if len(seeds) != len(tokens):
             raise ValueError(f"{len(seeds)} seeds for {len(tokens)} melodies: one seed per melody")
         outputs = self._batched(
-            "infill", self.infill_graph, self._specs("tokens", "real_bars", "seeds", "steps", "temperature"),
-            [tokens.astype(np.int32), real_bars, seeds, self._steps(steps), self._temperature(temperature)],
-            progress)
+            "infill", self.infill_graph,
+            self._specs("tokens", "real_bars", "seeds", "scheduler_index", "steps", "eta", "temperature"),
+            [tokens.astype(np.int32), real_bars, seeds, *self._option_arrays(options)], progress)
         return self._result(outputs, real_bars)
 
     def _keep_bars(self, keep, batch: int) -> np.ndarray:
@@ -234,9 +275,8 @@ class Generator:
             keep = np.repeat(keep, BARS_PER_CHUNK, axis=1)
         keep = np.broadcast_to(keep, (batch, bars)).copy()
         for index, row in enumerate(keep):
-            if row.all() or not row.reshape(self.chunks, BARS_PER_CHUNK).all(axis=1).any():
-                raise ValueError(f"keep of melody {index}: it must keep at least one whole chunk (a template for "
-                                 "the diffusion model) and regenerate at least one bar")
+            if row.all():
+                raise ValueError(f"keep of melody {index}: it keeps every bar; regenerate at least one")
         return keep
 
     def decode(self, latents, temperature=0.0, seeds=None, progress: str | None = "decoding") -> Melodies:
@@ -246,8 +286,9 @@ class Generator:
         if latents.ndim != 3 or latents.shape[1:] != (self.chunks, self.latent_dim):
             raise ValueError(f"latents must be [batch, {self.chunks}, {self.latent_dim}], got {latents.shape}")
         seeds = self._seeds(np.zeros(len(latents), np.int32) if seeds is None else seeds)
+        temperature = self.options(temperature=temperature).temperature
         outputs = self._batched("decode", self.decode_graph, self._specs("latents", "temperature", "seeds"),
-                                [latents, self._temperature(temperature), seeds], progress)
+                                [latents, np.float32(temperature), seeds], progress)
         return self._result(outputs)
 
     def encode(self, tokens):
@@ -257,7 +298,6 @@ class Generator:
         return np.asarray(mu), np.asarray(sigma)
 
     def template(self, tokens):
-        """Tokens `[B, 32, 32]` → the scaled infilling template `[B, 32, k]` (rest chunks as zero latents)."""
+        """Tokens `[B, 32, 32]` → the scaled infilling template `[B, 32, k]` (rest chunks as the model's data)."""
         return np.asarray(self._function("template", self.codec.template, self._specs("tokens"))(
             np.asarray(tokens, np.int32)))
-

@@ -1,0 +1,249 @@
+"""What `symdiff sample` and `symdiff infill` share: which model generates (the SavedModel bundle, the shipped
+default model unless `--model` names another; or a run directory with `--vae`; or, for latents only, a run alone),
+one set of generation options on every path, and writing the music.
+
+Options (the same defaults on every path): `--scheduler` (default: the model's `sampling.method`), `--steps`
+(default: that scheduler's: ddpm all N, ddim the model's `sampling.ddim_steps`, dpm-solver++ 20), `--eta` (ddim
+only; default the model's `sampling.ddim_eta`), `--temperature` (the MusicVAE decoder's; default 0, greedy).
+Each melody gets its own seed (`--seed S` gives seeds S, S+1, …), so melody i is the same whatever `--num` is and
+whichever path made it. An option that a path cannot honour is an error.
+"""
+from __future__ import annotations
+
+import contextlib
+import pathlib
+
+from symdiff_tf.paths import default_model_root
+
+BUNDLE_BATCH = 4  # melodies per call of the bundle (a progress bar step)
+RUN_ONLY_OPTIONS = {"config": "--config", "overrides": "--set", "precision": "--precision", "xla": "--xla"}
+
+
+def add_model_arguments(parser):
+    """Which model generates: `--model`, or `--checkpoint` (+ `--vae`) with the run's own options."""
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="SavedModel bundle of `symdiff export` (a version folder, or its parent: the highest "
+                             "version); default: the shipped model")
+    parser.add_argument("--checkpoint", default=None, metavar="RUN",
+                        help="a run directory of `symdiff train` (its latest checkpoint), its checkpoints folder, a "
+                             "checkpoint prefix, or an inference artifact folder RUN/inference/step_N, instead of a "
+                             "bundle; with --vae: music, without: scaled latents (.npy)")
+    parser.add_argument("--vae", default=None, metavar="FILE",
+                        help="with --checkpoint RUN: the MusicVAE that encoded the run's data, to make music")
+    parser.add_argument("--config", default=None,
+                        help="with --checkpoint: a config with a ddpm: section (default: the run's own)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="with --checkpoint: override a config value (repeatable)")
+    parser.add_argument("--precision", choices=("none", "bfloat16", "float16"), default="none",
+                        help="with --checkpoint: mixed precision for the network (default none)")
+    parser.add_argument("--xla", action="store_true", help="with --checkpoint: compile the sampler with XLA")
+
+
+def add_generation_arguments(parser):
+    """The generation options of every path (module docstring)."""
+    from symdiff_tf.diffusion.schedulers import NAMES
+
+    parser.add_argument("--scheduler", choices=NAMES, default=None,
+                        help="reverse-process method (default: the model's sampling.method; the shipped model: "
+                             "ddpm)")
+    parser.add_argument("--steps", type=int, default=None, metavar="K",
+                        help="diffusion steps, 1..N (default: the scheduler's: ddpm N=1000, ddim the model's "
+                             "ddim_steps (50), dpm-solver++ 20)")
+    parser.add_argument("--eta", type=float, default=None,
+                        help="DDIM stochasticity, ddim only (default: the model's ddim_eta, 0)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="MusicVAE decoder temperature (default 0: greedy); not for latents")
+    parser.add_argument("--seed", type=int, default=42,
+                        help="seed of the first melody (default 42); melody i uses seed S + i on every path")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def refuse(args, options: dict, why: str) -> None:
+    """ValueError naming the first of `options` (attribute → flag) that `args` set away from its default."""
+    for attribute, flag in options.items():
+        value = getattr(args, attribute, None)
+        if value not in (None, False, [], "none"):
+            raise ValueError(f"{flag}: {why}")
+
+
+def seeds_of(seed: int, count: int):
+    """int32 `[count]`: seed, seed + 1, …"""
+    import numpy as np
+
+    if count < 1:
+        raise ValueError(f"--num {count}: expected at least 1 melody")
+    return np.arange(seed, seed + count, dtype=np.int32)
+
+
+def model_dir(path) -> pathlib.Path:
+    """The bundle folder of `--model` (None: the shipped default): a folder with `saved_model.pb`, or a parent of
+    numbered versions (the highest is taken, as TF Serving does)."""
+    folder = pathlib.Path(path) if path is not None else default_model_root()
+    if (folder / "saved_model.pb").is_file():
+        return folder
+    versions = sorted((p for p in folder.glob("*") if p.name.isdigit() and (p / "saved_model.pb").is_file()),
+                      key=lambda p: int(p.name)) if folder.is_dir() else []
+    if versions:
+        return versions[-1]
+    hint = (" (the shipped default model is missing from this install)" if path is None else
+            "; expected a SavedModel from `symdiff export` (a folder with saved_model.pb, or numbered versions)")
+    raise ValueError(f"--model {folder}: no SavedModel bundle there{hint}")
+
+
+class BundleModel:
+    """Generation through a SavedModel bundle's signatures, exactly as a TF Serving client gets it: the command
+    writes the bundle's own `midi_bytes`. `defaults`: its `SamplingDefaults` (from the config in its assets)."""
+
+    def __init__(self, path):
+        import tensorflow as tf
+        import yaml
+
+        from symdiff_tf.config import from_dict
+        from symdiff_tf.diffusion.config import SamplingConfig, ScheduleConfig
+        from symdiff_tf.diffusion.reverse import SamplingDefaults
+        from symdiff_tf.diffusion.schedule import LinearSchedule
+        from symdiff_tf.export.bundle import CONFIG_FILENAME, SIGNATURES
+
+        self.folder = model_dir(path)
+        self.bundle = tf.saved_model.load(str(self.folder))
+        missing = sorted(set(SIGNATURES) - set(self.bundle.signatures))
+        if missing:
+            raise ValueError(f"--model {self.folder}: a SavedModel without the signatures {missing} of a symdiff "
+                             "bundle")
+        ddpm = yaml.safe_load((self.folder / "assets" / CONFIG_FILENAME).read_text(encoding="utf-8"))["ddpm"]
+        self.defaults = SamplingDefaults(LinearSchedule.from_config(from_dict(ScheduleConfig, ddpm["schedule"])),
+                                         from_dict(SamplingConfig, ddpm["sampling"]))
+        if "scheduler" not in self.bundle.signatures["sample"].structured_input_signature[1]:
+            raise ValueError(f"--model {self.folder}: a bundle of an older symdiff (no scheduler input); export it "
+                             "again with `symdiff export`")
+
+    def describe(self) -> str:
+        return str(self.folder)
+
+    def options(self, scheduler=None, steps=None, eta=None, temperature=0.0):
+        from symdiff_tf.generation.pipeline import resolve_options
+
+        return resolve_options(self.defaults, scheduler, steps, eta, temperature)
+
+    def _call(self, signature: str, progress: str | None, batched: dict, fixed: dict, real_bars=None):
+        """Runs `signature` over `batched` inputs in batches of `BUNDLE_BATCH`; a check that fails inside the
+        bundle becomes a ValueError with its message."""
+        import numpy as np
+        import tensorflow as tf
+        import tqdm
+
+        total = len(next(iter(batched.values())))
+        parts = []
+        for begin in tqdm.trange(0, total, BUNDLE_BATCH, desc=progress, unit=f" batch of {BUNDLE_BATCH}",
+                                 disable=progress is None):
+            inputs = {name: tf.constant(value[begin:begin + BUNDLE_BATCH]) for name, value in batched.items()}
+            try:
+                outputs = self.bundle.signatures[signature](**inputs, **fixed)
+            except tf.errors.InvalidArgumentError as err:
+                raise ValueError(f"--model {self.folder}: {bundle_message(err)}") from None
+            parts.append({key: value.numpy() for key, value in outputs.items()})
+        values = {key: _concatenated([part[key] for part in parts]) for key in parts[0]}
+        return melodies_from_outputs(values, None if real_bars is None else np.asarray(real_bars, bool))
+
+    @staticmethod
+    def _fixed(options) -> dict:
+        import tensorflow as tf
+
+        return {"scheduler": tf.constant(options.scheduler), "steps": tf.constant(options.steps, tf.int32),
+                "eta": tf.constant(options.eta, tf.float32),
+                "temperature": tf.constant(options.temperature, tf.float32)}
+
+    def sample(self, seeds, options, progress: str | None = "sampling"):
+        return self._call("sample", progress, {"seeds": seeds}, self._fixed(options))
+
+    def infill(self, tokens, keep_bars, seeds, options, progress: str | None = "infilling"):
+        import numpy as np
+
+        keep_bars = np.asarray(keep_bars, bool)
+        return self._call("infill", progress, {"tokens": np.asarray(tokens, np.int32), "mask": keep_bars,
+                                                "seeds": seeds}, self._fixed(options), keep_bars)
+
+
+def _concatenated(parts):
+    """Batches of one output, concatenated; padded note arrays `[b, M_i]` padded to the widest first."""
+    import numpy as np
+
+    if parts[0].ndim == 2 and parts[0].dtype != object and len({p.shape[1] for p in parts}) > 1:
+        width = max(p.shape[1] for p in parts)
+        parts = [np.pad(p, ((0, 0), (0, width - p.shape[1]))) for p in parts]
+    return np.concatenate(parts)
+
+
+def bundle_message(err) -> str:
+    """The one line of a failed check inside the bundle (`symdiff_tf.export.checks`), from TensorFlow's error."""
+    import re
+
+    text = getattr(err, "message", str(err))
+    found = re.search(r"assertion failed: \[(.*?)\](?: \[(.*?)\])?", text, re.S)
+    if not found:
+        return text.strip().splitlines()[0]
+    return " ".join(part.strip() for part in found.groups() if part)
+
+
+def open_music_model(args):
+    """The model that makes music for `args`: a `BundleModel` (`--model` or the shipped default) or a `Pipeline`
+    over `--checkpoint` + `--vae`; options of the other path are refused."""
+    if args.checkpoint is None:
+        refuse(args, {"vae": "--vae"}, "only with --checkpoint RUN (a bundle holds its own MusicVAE)")
+        refuse(args, RUN_ONLY_OPTIONS, "only with --checkpoint RUN (a bundle's network is fixed when exported)")
+        return BundleModel(args.model)
+    if args.model is not None:
+        raise ValueError("--model and --checkpoint: give one (a bundle, or a run directory)")
+    from symdiff_tf import musicvae
+    from symdiff_tf.generation.pipeline import Pipeline
+
+    return Pipeline(open_run_from_args(args), musicvae.load(args.vae))
+
+
+def open_run_from_args(args):
+    """The `DiffusionModel` of `--checkpoint` with `--config`, `--set`, `--precision`, `--xla`."""
+    from symdiff_tf.diffusion.inference import open_run
+
+    return open_run(args.checkpoint, args.config, args.overrides, args.precision, jit_compile=args.xla)
+
+
+def options_from_args(args, model):
+    """The checked `GenerationOptions` of `args` for `model` (a `BundleModel`, `Pipeline` or `LatentSampler`)."""
+    from symdiff_tf.generation.pipeline import resolve_options
+
+    defaults = model.defaults if isinstance(model, BundleModel) else getattr(model, "sampler", model)
+    return resolve_options(defaults, args.scheduler, args.steps, args.eta,
+                           0.0 if args.temperature is None else args.temperature)
+
+
+@contextlib.contextmanager
+def step_progress(args, label: str, total_steps: int):
+    """Yields the latent sampler's `progress` callback: a bar over `total_steps` diffusion steps; None with
+    `--no-progress` (the sampler then runs its loop in one call)."""
+    if args.no_progress:
+        yield None
+        return
+    import tqdm
+
+    with tqdm.tqdm(total=total_steps, desc=label, unit="step") as bar:
+        yield lambda done, _total: bar.update(done - bar.n)
+
+
+def melodies_from_outputs(values: dict, real_bars=None):
+    """`generation.Melodies` from a bundle signature's outputs (numpy), with its `midi_bytes`."""
+    from symdiff_tf.generation.pipeline import Melodies
+
+    return Melodies.from_notes(values["tokens"], values["pitches"], values["starts"], values["ends"],
+                               values["num_notes"], real_bars, values["midi_bytes"])
+
+
+def write_music(melodies, out, prefix: str, first_seed: int, what: str, next_hint: str) -> None:
+    """Writes PREFIX_SEED.mid / .png per melody and one grid PNG into `out`, then says what it wrote and what next."""
+    out = pathlib.Path(out)
+    if out.suffix:
+        raise ValueError(f"--out {out}: expected a folder for the MIDI and PNG files")
+    names = [f"{prefix}_{first_seed + i:04d}" for i in range(len(melodies))]
+    written = melodies.write(out, names, grid=f"{prefix}_grid.png")
+    print(f"wrote {len(names)} {what} to {out}/: {names[0]}.mid/.png … {names[-1]}.mid/.png and "
+          f"{prefix}_grid.png ({len(written)} files)")
+    print(f"next: {next_hint}")
