@@ -6,6 +6,8 @@
   (Table 2), `consistency_and_variance` / `framewise_metrics` against a ground truth (Table 1).
 - Latent space (`latent`): `frechet_distance`, `mmd`, `latent_metrics` (Table 3), `flatten_latents`.
 - Note level (`note_stats`): pitch-class entropy, note density, rest share, longest exact repetition.
+- Listening (`listening`): in-key share, register distance and density of regenerated bars against the kept ones,
+  key stability, and the onset F1 of infilled bars where the song repeats a section; `listening_rows` per row.
 
 Pieces are NoteSequences, MIDI file paths or [num_notes, 3] arrays (pitch, start s, end s). See docs/metrics.md.
 """
@@ -20,6 +22,7 @@ from symdiff_tf.evaluation.metrics.framewise import (
     overlap_statistics,
     relative_similarity,
 )
+from symdiff_tf.evaluation.metrics.listening import listening_rows
 from symdiff_tf.evaluation.metrics.latent import flatten_latents, frechet_distance, latent_metrics, mmd
 from symdiff_tf.evaluation.metrics.note_stats import (
     longest_repetition,
@@ -44,6 +47,7 @@ __all__ = [
     "framewise_metrics",
     "frechet_distance",
     "latent_metrics",
+    "listening_rows",
     "longest_repetition",
     "mean_note_statistics",
     "mmd",

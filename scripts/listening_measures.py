@@ -1,0 +1,111 @@
+"""The listening measures (`symdiff_tf.evaluation.metrics.listening`) of POP909's own melodies on one split, and
+optionally of a shipped bundle's infilled and sampled melodies beside them.
+
+Data (the MELODY track, beat quantisation, as the default model's training data):
+- unconditional: every 64-bar window (32 chunks, rests kept, stride one chunk: the diffusion model's training
+  windows) of every melody of the split;
+- infilling: the first 64 bars of each song whose melody reaches 64 bars (`generation.song.song_window`), gap
+  bars 17-48; the songs' own bars are the "infilled" piece, so `repetition_f1` is 1 by construction and the other
+  values are what a model should match.
+With `--bundle DIR`: the first `--songs` of those songs infilled through the bundle's `infill` signature (bars
+17-48 regenerated, one seed per song) and `--samples` melodies from its `sample` signature, both with `--steps`
+diffusion steps and a greedy decoder.
+
+    python scripts/listening_measures.py [--split validation] [--bundle saved_models/default/2 --songs 12 \
+        --samples 64 --steps 50] [--out FILE.json]
+"""
+import argparse
+import json
+import os
+import pathlib
+
+import numpy as np
+from tqdm import tqdm
+
+from symdiff_tf.evaluation.metrics.listening import listening_rows, window_notes
+from symdiff_tf.generation.song import song_window
+from symdiff_tf.melody import file_to_melodies
+from symdiff_tf.melody.render import SECONDS_PER_STEP
+from symdiff_tf.melody.splits import SPLITS, pop909_split
+from symdiff_tf.melody.windows import melody_windows
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+POP909 = pathlib.Path(os.environ.get("SYMDIFF_SHARED_DATA", ROOT.parent / "shared" / "data")) / "pop909" / "midi"
+WINDOW_CHUNKS = 32
+GAP_BARS = (17, 48)  # one-based, inclusive: `symdiff infill --bars 17-48`
+
+
+def split_files(split: str) -> list[pathlib.Path]:
+    files = sorted(path for path in POP909.glob("*.mid") if pop909_split(path.name) == split)
+    if not files:
+        raise SystemExit(f"no POP909 songs of the {split} split in {POP909}")
+    return files
+
+
+def data_pieces(files) -> tuple[list, list, list]:
+    """(unconditional windows as note arrays, the 64-bar infilling windows' tokens `[32, 32]`, their notes)."""
+    windows, song_tokens, song_notes = [], [], []
+    for path in tqdm(files, desc="songs", unit="song"):
+        for record in file_to_melodies(path, track="MELODY", quantize="beats"):
+            for window in melody_windows(record.chunks, length=WINDOW_CHUNKS, allow_rests=True):
+                windows.append(window_notes(window))
+        window = song_window(path, GAP_BARS, track="MELODY", quantize="beats", chunks=WINDOW_CHUNKS)
+        if window.input_bars == 2 * WINDOW_CHUNKS:
+            song_tokens.append(window.tokens)
+            song_notes.append(window_notes(window.tokens))
+    return windows, song_tokens, song_notes
+
+
+def bundle_notes(outputs) -> list[np.ndarray]:
+    """The notes a bundle signature returned (`pitches`, `starts`, `ends` in steps, `num_notes`) as note arrays."""
+    pitches, starts, ends, counts = (outputs[key].numpy() for key in ("pitches", "starts", "ends", "num_notes"))
+    return [np.stack([pitches[b, :n], starts[b, :n] * SECONDS_PER_STEP, ends[b, :n] * SECONDS_PER_STEP],
+                     axis=1).astype(np.float64) for b, n in enumerate(counts)]
+
+
+def bundle_rows(folder, song_tokens, song_notes, num_samples: int, steps: int, seed: int) -> dict:
+    """The bundle's infilled songs (bars 17-48) and unconditional samples, measured."""
+    import tensorflow as tf
+
+    bundle = tf.saved_model.load(str(folder))
+    seeds = tf.range(seed, seed + len(song_tokens), dtype=tf.int32)
+    kept = np.ones((len(song_tokens), WINDOW_CHUNKS), bool)
+    kept[:, (GAP_BARS[0] - 1) // 2:GAP_BARS[1] // 2] = False
+    infilled = bundle.signatures["infill"](tokens=tf.constant(np.stack(song_tokens), tf.int32),
+                                           mask=tf.constant(kept), seeds=seeds, steps=tf.constant(steps),
+                                           temperature=tf.constant(0.0))
+    sampled = bundle.signatures["sample"](seeds=tf.range(seed, seed + num_samples, dtype=tf.int32),
+                                          steps=tf.constant(steps), temperature=tf.constant(0.0))
+    return {"infilling": listening_rows(bundle_notes(infilled), songs=song_notes),
+            "unconditional": listening_rows(bundle_notes(sampled))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", choices=SPLITS, default="validation")
+    parser.add_argument("--bundle", default=None, help="a SavedModel bundle to measure beside the data")
+    parser.add_argument("--songs", type=int, default=12, help="songs infilled by the bundle (the first ones)")
+    parser.add_argument("--samples", type=int, default=64, help="unconditional melodies sampled by the bundle")
+    parser.add_argument("--steps", type=int, default=50, help="the bundle's diffusion steps (50: DDIM)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    args = parser.parse_args()
+    windows, song_tokens, song_notes = data_pieces(split_files(args.split))
+    result = {"split": args.split, "data": {
+        "unconditional": listening_rows(windows),
+        "infilling": listening_rows(song_notes, songs=song_notes)}}
+    if args.bundle:
+        chosen = slice(0, args.songs)
+        result["data"]["infilling_songs_measured"] = listening_rows(song_notes[chosen], songs=song_notes[chosen])
+        result["bundle"] = {"folder": args.bundle, "steps": args.steps, "seed": args.seed,
+                            **bundle_rows(args.bundle, song_tokens[chosen], song_notes[chosen], args.samples,
+                                          args.steps, args.seed)}
+    print(json.dumps(result, indent=2))
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
