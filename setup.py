@@ -21,10 +21,13 @@ STACK = [
     "matplotlib==3.11.2",
     "PyYAML==6.0.3",
     "tqdm==4.70.1",
+    "tensorboard==2.21.0",  # to open the logs both trainers write (tensorflow 2.21 no longer installs it)
 ]
 
 EXTRAS = {
-    "beam": ["apache-beam==2.77.0", "pyarrow==25.0.1", "mlcroissant==1.1.1"],  # mlcroissant: `tfds build`
+    # mlcroissant: `tfds build`; dask, distributed: `tfds build lakh_midi` on a Dask cluster (tfds_lakh/README.md)
+    "beam": ["apache-beam==2.77.0", "pyarrow==25.0.1", "mlcroissant==1.1.1", "dask==2026.8.0",
+             "distributed==2026.8.0"],
     "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "tf-slim==1.1.0", "dill==0.4.1"],  # dill: tfds.testing
 }
 

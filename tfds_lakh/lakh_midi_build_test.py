@@ -167,8 +167,10 @@ def test_latents_are_the_vae_posteriors(latent_builds):
     assert plain.info.metadata["z_size"] == 8
 
 
-def _assert_same_build(plain, beamed):
-    for split in ("train", "validation"):
+def assert_same_build(plain, beamed):
+    """The two builds hold the same splits, examples (latents within float tolerance) and metadata."""
+    assert sorted(plain.info.splits) == sorted(beamed.info.splits)
+    for split in plain.info.splits:
         a, b = _by_key(plain, split), _by_key(beamed, split)
         assert sorted(a) == sorted(b)
         for key in a:
@@ -183,14 +185,14 @@ def _assert_same_build(plain, beamed):
 
 
 def test_beam_build_matches_plain_build(latent_builds):
-    _assert_same_build(*latent_builds)
+    assert_same_build(*latent_builds)
 
 
 @pytest.mark.slow  # ~45 s: two worker processes each import TensorFlow and load the VAE
 def test_beam_multiprocess_build_matches_plain_build(latent_builds, tmp_path):
     plain, _ = latent_builds
     beamed = build_lakh_midi(TINY_VAE_CONFIG, tmp_path / "beam_mp", DUMMY, beam_options=_beam_options("multi_processing"))
-    _assert_same_build(plain, beamed)
+    assert_same_build(plain, beamed)
 
 
 def test_built_latents_feed_the_window_pipeline(latent_builds):

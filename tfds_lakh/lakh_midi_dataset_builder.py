@@ -14,7 +14,8 @@ reuses a dataset, whatever its file is called).
 
 Beam: when `download_config` carries `beam_runner` or `beam_options`, `_generate_examples` returns a Beam
 PTransform (files read in parallel, VAE encoding in batches, statistics combined in the pipeline); otherwise
-a plain generator does the same in this process.
+a plain generator does the same in this process. When those options name Beam's DaskRunner, the files are read and
+encoded on the Dask cluster instead (`tfds_lakh.dask_build`, which says why Beam does not run there).
 """
 from __future__ import annotations
 
@@ -304,6 +305,32 @@ def to_example(m: dict, with_latents: bool):
     return f"{m['source_file']}#{m['melody_index']}", example
 
 
+def file_examples(files, config: LakhMidiConfig, encoder: ChunkEncoder | None, stats: "SplitStats"):
+    """(key, example) of every melody in `files` (`(name, path)` pairs), read and encoded in this process.
+
+    Each file's report goes into `stats` (and, with an `encoder`, each melody's sigma sum); melodies are encoded
+    once `config.encode_batch_size` chunks are pending.
+    """
+    pending, pending_chunks = [], 0
+
+    def flush():
+        encoded = encoder.encode_melodies(pending) if encoder else pending
+        for m in encoded:
+            if encoder:
+                stats.add_sigma(m)
+            yield to_example(m, encoder is not None)
+
+    for name, path in files:
+        melodies, report = read_melodies(name, path, config)
+        stats.add_report(report)
+        pending.extend(melodies)
+        pending_chunks += report["chunks"]
+        if not encoder or pending_chunks >= config.encode_batch_size:
+            yield from flush()
+            pending, pending_chunks = [], 0
+    yield from flush()
+
+
 def sigma_sum(melody: dict):
     """(sum of sigma over the melody's non-rest chunks `[z_size]` float64, their count)."""
     played = ~melody["rests"]
@@ -444,6 +471,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         make_config(track="MELODY", split="pop909"),  # beats mode, as for any named track
     ]
     DEFAULT_CONFIG_NAME = "tokens"
+    _use_beam = False  # set per build by `_download_and_prepare`
+    _dask_settings = None
 
     def _info(self) -> tfds.core.DatasetInfo:
         features = {
@@ -472,7 +501,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     # ---- orchestration -------------------------------------------------------------------------------------
     def _download_and_prepare(self, dl_manager, download_config):
-        self._use_beam = bool(download_config.beam_runner or download_config.beam_options)
+        from tfds_lakh.dask_build import dask_settings
+
+        self._dask_settings = dask_settings(download_config)  # Beam's DaskRunner named: built with dask itself
+        self._use_beam = self._dask_settings is None and bool(download_config.beam_runner or
+                                                              download_config.beam_options)
         self._split_stats = {}
         self._run_record = {}
         try:
@@ -534,32 +567,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return ChunkEncoder(config.vae, config.encode_batch_size, config.encode_rests) if config.vae else None
 
     def _generate_examples(self, files, split):
-        if getattr(self, "_use_beam", False):
+        if self._use_beam:
             return self._beam_examples(files, split)
         return self._generator_examples(files, split)
 
-    # ---- in-process --------------------------------------------------------------------------------------
+    # ---- in-process, or on a Dask cluster -------------------------------------------------------------------
     def _generator_examples(self, files, split):
         stats = self._split_stats.setdefault(split, SplitStats())
-        encoder = self._encoder()
-        pending, pending_chunks = [], 0
+        if self._dask_settings is not None:
+            from tfds_lakh import dask_build
 
-        def flush():
-            encoded = encoder.encode_melodies(pending) if encoder else pending
-            for m in encoded:
-                if encoder:
-                    stats.add_sigma(m)
-                yield to_example(m, encoder is not None)
-
-        for name, path in tqdm.tqdm(files, desc=f"lakh_midi {split}", unit=" files", leave=False):
-            melodies, report = read_melodies(name, path, self.builder_config)
-            stats.add_report(report)
-            pending.extend(melodies)
-            pending_chunks += report["chunks"]
-            if not encoder or pending_chunks >= self.builder_config.encode_batch_size:
-                yield from flush()
-                pending, pending_chunks = [], 0
-        yield from flush()
+            return dask_build.dask_examples(files, self.builder_config, stats, self._dask_settings, split)
+        files = tqdm.tqdm(files, desc=f"lakh_midi {split}", unit=" files", leave=False)
+        return file_examples(files, self.builder_config, self._encoder(), stats)
 
     # ---- Beam ----------------------------------------------------------------------------------------------
     def _beam_examples(self, files, split):
