@@ -86,7 +86,9 @@ def test_train_vae_reads_tfds_tokens_without_rests(data_dir, tmp_path, capsys):
                      "--steps", "2", "--batch-size", "4", "--eval-fraction", "0.1", "--log-every", "1",
                      "--eval-every", "100", "--no-progress"]) == 0
     n_eval = round(len(expected) * 0.1)
-    assert f"{len(expected) - n_eval} train / {n_eval} eval chunks" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"{len(expected) - n_eval} train / {n_eval} eval chunks" in printed
+    assert printed.strip().splitlines()[-1] == f"TensorBoard: tensorboard --logdir {workdir / 'tensorboard'}"
     assert (workdir / "model.keras").is_file()
     assert [json.loads(line)["step"] for line in (workdir / "train_log.jsonl").read_text().splitlines()][-1] == 2
 
@@ -188,6 +190,20 @@ def test_train_with_vae_logs_piano_rolls_of_the_samples(data_dir, tmp_path, caps
     assert len(np.unique(picture.reshape(-1, 4), axis=0)) > 20  # axes, labels, grid lines: a drawn figure
     assert np.all(picture[..., :3] == (31, 119, 180), axis=-1).sum() > 100  # notes drawn (tab:blue boxes)
 
+    assert capsys.readouterr().out.strip().splitlines()[-1] == \
+        f"TensorBoard: tensorboard --logdir {workdir / 'tensorboard'}"
+    # what TensorBoard itself reads from these files: the scalars and the piano-roll images
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    board = EventAccumulator(str(workdir / "tensorboard"))
+    board.Reload()
+    assert {"loss", "learning_rate", "grad_norm"} <= set(board.PluginTagToContent("scalars"))
+    assert board.Tensors("loss")[-1].step == 2
+    assert np.isfinite(tf.make_ndarray(board.Tensors("loss")[-1].tensor_proto))
+    assert set(board.PluginTagToContent("images")) == {"samples"}
+    shown = tf.make_ndarray(board.Tensors("samples")[0].tensor_proto)
+    assert tf.io.decode_png(shown[2]).shape == picture.shape
+
     capsys.readouterr()
     assert _train("synthetic:32:3", tmp_path / "synthetic", *WINDOWS[4:], "--vae", TINY_VAE_CONFIG.vae) == 1
     assert last_error_line(capsys).startswith("symdiff train: --vae needs --data tfds")
@@ -241,3 +257,34 @@ def test_training_with_another_vae_than_the_latents_stops(data_dir, tmp_path, ca
     assert "WARNING" in capsys.readouterr().err
     info = json.loads((tmp_path / "b" / "inference" / "step_2" / "inference.json").read_text())
     assert info["vae_content_hash"] == vae_content_hash(TINY_VAE_CONFIG.vae)  # the run names the latents' VAE
+
+
+def test_the_data_layer_reads_built_datasets_without_the_builder_code(data_dir):
+    """In a fresh interpreter: a `tfds:` spec opens, its windows and recorded VAE are read, and `tfds_lakh` (which
+    may import `symdiff_tf.data`, never the reverse) is not imported."""
+    import subprocess
+    import sys
+
+    spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{data_dir}"
+    script = (
+        "import json, sys\n"
+        "from symdiff_tf.data.sources import open_tfds_windows\n"
+        "from symdiff_tf.data.tfds_spec import recorded_vae_hash\n"
+        f"spec = {spec!r}\n"
+        "windows = len(list(open_tfds_windows(spec, 'train')))\n"
+        "print(json.dumps([windows, recorded_vae_hash(spec), sorted(m for m in sys.modules if 'tfds_lakh' in m)]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    windows, vae_hash, builder_modules = json.loads(done.stdout.strip().splitlines()[-1])
+    assert windows == 3 and vae_hash == vae_content_hash(TINY_VAE_CONFIG.vae) and builder_modules == []
+
+
+def test_a_spec_that_was_not_built_names_the_folder(data_dir):
+    from symdiff_tf.data.tfds_spec import open_builder
+
+    with pytest.raises(ValueError, match=f"no built dataset in {data_dir}/lakh_midi/latents_0000"):
+        open_builder(f"tfds:lakh_midi/latents_0000@{data_dir}")
+    with pytest.raises(ValueError, match="no built dataset version 9.9.9"):
+        open_builder(f"tfds:lakh_midi/tokens:9.9.9@{data_dir}")
+    with pytest.raises(ValueError, match="expected tfds:NAME/CONFIG"):
+        open_builder(f"tfds:lakh_midi@{data_dir}")
+    assert str(open_builder(f"tfds:lakh_midi/tokens:1.0.0@{data_dir}").info.version) == "1.0.0"

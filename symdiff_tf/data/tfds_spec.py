@@ -4,6 +4,7 @@ Used by the latent window pipeline (`symdiff_tf.data.sources.open_tfds_windows`,
 MusicVAE token source (`symdiff_tf.musicvae.data`, for `symdiff train-vae`).
 """
 import os
+import pathlib
 
 TFDS_PREFIX = "tfds:"
 
@@ -13,20 +14,33 @@ def is_tfds_spec(spec) -> bool:
 
 
 def open_builder(spec: str):
-    """The TFDS builder of `tfds:NAME/CONFIG[@DATA_DIR]` (DATA_DIR may start with `~`), with a built train split.
+    """A read-only TFDS builder of `tfds:NAME/CONFIG[:VERSION][@DATA_DIR]` (DATA_DIR may start with `~`; default
+    TFDS's data dir), with a built train split.
 
-    Raises ValueError naming the spec when it is malformed or its train split has not been built.
+    It is read from `DATA_DIR/NAME/CONFIG/VERSION` (the highest built version when none is named) with
+    `tfds.builder_from_directory`: no builder code is imported (the builder, `tfds_lakh`, may import this package,
+    never the reverse), and `info.metadata` is the one the build recorded. Raises ValueError naming the spec when it
+    is malformed, not built, or has no train split.
     """
     if not is_tfds_spec(spec):
         raise ValueError(f"{spec!r}: expected {TFDS_PREFIX}NAME/CONFIG[@DATA_DIR]")
     import tensorflow_datasets as tfds
 
-    import tfds_lakh  # noqa: F401 - registers lakh_midi
-
     name, _, data_dir = spec[len(TFDS_PREFIX):].partition("@")
-    if not name:
+    dataset, _, config = name.partition("/")
+    config, _, version = config.partition(":")
+    if not dataset or not config:
         raise ValueError(f"{spec!r}: expected {TFDS_PREFIX}NAME/CONFIG[@DATA_DIR], e.g. tfds:lakh_midi/tokens")
-    builder = tfds.builder(name, data_dir=os.path.expanduser(data_dir) if data_dir else None)
+    config_dir = pathlib.Path(os.path.expanduser(data_dir) if data_dir else tfds.core.constants.DATA_DIR) / \
+        dataset / config
+    built = {path.name: path for path in (config_dir.iterdir() if config_dir.is_dir() else ())
+             if (path / "dataset_info.json").is_file()}
+    if version:
+        built = {v: path for v, path in built.items() if v == version}
+    if not built:
+        raise ValueError(f"{spec}: no built dataset{' version ' + version if version else ''} in {config_dir}; build "
+                         f"it first, e.g. tfds build {dataset} --imports tfds_lakh (docs/data.md)")
+    builder = tfds.builder_from_directory(str(built[max(built, key=tfds.core.Version)]))
     splits = set(builder.info.splits)
     if "train" not in splits:
         raise ValueError(f"{spec}: no train split (built: {sorted(splits)}) in {builder.data_dir}; build it with "

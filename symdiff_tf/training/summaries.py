@@ -1,6 +1,8 @@
 """TensorBoard summaries written with TensorFlow's core `tf.summary.write`, so training does not need the
 `tensorboard` package installed (it is only needed to *view* the logs). The records carry the same plugin
 metadata as `tf.summary.scalar` / `tf.summary.image`, so TensorBoard shows them as scalars and images."""
+import shlex
+
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
@@ -23,3 +25,9 @@ def images(name: str, pictures: np.ndarray, step: int) -> None:
     height, width = pictures.shape[1:3]
     tensor = tf.stack([tf.constant(str(width)), tf.constant(str(height)), *encoded])
     tf.summary.write(name, tensor, step=step, metadata=_metadata("images"))
+
+
+def viewer_command(logdir) -> str:
+    """The shell command that opens the TensorBoard logs in `logdir` (the `tensorboard` package is installed with
+    the project)."""
+    return f"tensorboard --logdir {shlex.quote(str(logdir))}"

@@ -18,6 +18,7 @@ scaling known) the periodic TensorBoard samples (`train.sample_every`) are decod
 dataset's metadata (the file its builder encoded with) is hashed when that file is at hand.
 """
 import logging
+import pathlib
 import sys
 
 from symdiff_tf.training.distribute import STRATEGIES
@@ -62,6 +63,7 @@ def run(args) -> int:
     from symdiff_tf.training.distribute import get_strategy, is_chief, split_cpu
     from symdiff_tf.training.loop import latent_heatmap, train
     from symdiff_tf.training.registry import get_spec, load_model_config
+    from symdiff_tf.training.summaries import viewer_command
 
     if args.vae and not is_tfds_spec(args.data):
         raise ValueError(f"--vae needs --data tfds:...: the latent scaling of {args.data} is not known, so its "
@@ -95,6 +97,7 @@ def run(args) -> int:
     if history:
         last = history[-1]
         print(f"step {last['step']} loss {last.get('loss', float('nan')):.6f} workdir {workdir}")
+    print(f"TensorBoard: {viewer_command(pathlib.Path(workdir) / 'tensorboard')}", flush=True)
     return 0
 
 

@@ -1,4 +1,5 @@
 """`symdiff train-vae --config NAME --data PATH --workdir DIR`: trains a MusicVAE, resuming from DIR."""
+import pathlib
 import sys
 
 from symdiff_tf.melody.extract import QUANTIZE_MODES
@@ -71,6 +72,7 @@ def run(args) -> int:
     if records:
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in records[-1].items()))
     from symdiff_tf.musicvae.identity import vae_content_hash
+    from symdiff_tf.training.summaries import viewer_command
 
     print(f"wrote {path} at step {trainer.step} (content hash {vae_content_hash(trainer.model)}); TensorBoard logs "
           f"and train_log.jsonl in {args.workdir}", flush=True)
@@ -78,6 +80,7 @@ def run(args) -> int:
     print(f"next: the latent dataset of your MIDI with this VAE: tfds build lakh_midi --imports tfds_lakh "
           f"--config '{{\"name\": \"auto\", \"vae\": \"{path}\"{rests}}}' --manual_dir MIDI_FOLDER "
           "(tfds_lakh/README.md)", flush=True)
+    print(f"TensorBoard: {viewer_command(pathlib.Path(args.workdir) / 'tensorboard')}", flush=True)
     return 0
 
 
