@@ -4,7 +4,15 @@ The stack is pinned to the versions measured together in ../shared/docs/environm
 only a reference for parity tests and benchmarks: it is installed separately with ``--no-deps`` (see the
 Makefile) and never imported by the library.
 """
+import pathlib
+
 from setuptools import find_packages, setup
+
+# The shipped default model travels in the wheel as package data of `symdiff_tf.default_model` (a folder without
+# code, mapped onto saved_models/default): its README and its highest numbered version, found at run time by
+# `symdiff_tf.paths.default_model_root()`.
+MODEL_VERSIONS = sorted((p.name for p in pathlib.Path("saved_models/default").glob("*") if p.name.isdigit()), key=int)
+MODEL_DATA = ["README.md", f"{MODEL_VERSIONS[-1]}/**/*"] if MODEL_VERSIONS else []
 
 STACK = [
     "tensorflow==2.21.0",
@@ -39,8 +47,10 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.13",
-    packages=find_packages(include=["symdiff_tf", "symdiff_tf.*", "tfds_lakh", "tfds_lakh.*"]),
-    package_data={"tfds_lakh": ["*.tsv", "*.bib", "*.md", "dummy_data/**/*"]},
+    packages=find_packages(include=["symdiff_tf", "symdiff_tf.*", "tfds_lakh", "tfds_lakh.*"])
+    + ["symdiff_tf.default_model"],
+    package_dir={"symdiff_tf.default_model": "saved_models/default"},
+    package_data={"tfds_lakh": ["*.tsv", "*.bib", "*.md", "dummy_data/**/*"], "symdiff_tf.default_model": MODEL_DATA},
     include_package_data=True,
     install_requires=STACK,
     extras_require=EXTRAS,

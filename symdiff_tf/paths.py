@@ -14,5 +14,11 @@ def shared_data_dir() -> pathlib.Path:
 
 
 def default_model_root() -> pathlib.Path:
-    """The folder of the shipped default model's numbered bundle versions: `saved_models/default` in the checkout."""
-    return REPO_ROOT / "saved_models" / "default"
+    """The folder of the shipped default model's numbered bundle versions.
+
+    An installed wheel carries it as `symdiff_tf/default_model/` (setup.py packs `saved_models/default/README.md`
+    and its highest version there, as package data); in the checkout (an editable install) it is
+    `saved_models/default`. No network: the model travels inside the package.
+    """
+    packaged = pathlib.Path(__file__).resolve().parent / "default_model"
+    return packaged if packaged.is_dir() else REPO_ROOT / "saved_models" / "default"

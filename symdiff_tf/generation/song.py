@@ -14,7 +14,10 @@ import numpy as np
 
 from symdiff_tf.melody import file_to_melodies
 from symdiff_tf.melody.chunks import STEPS_PER_CHUNK
+from symdiff_tf.melody.long_form import WINDOW_BARS, plan_windows, run_windows
 from symdiff_tf.melody.pianoroll import BARS_PER_CHUNK
+from symdiff_tf.melody.song_grid import SongMelody, song_melody, span_notes
+from symdiff_tf.melody.song_writer import replace_melody
 
 
 @dataclasses.dataclass
@@ -79,3 +82,92 @@ def song_window(path, bars: tuple[int, int], track: str | None = None, melody: i
     bar_numbers = start_bar + np.arange(window_bars)
     keep_bars = ((bar_numbers < first) | (bar_numbers > last)) & (np.arange(window_bars) < input_bars)
     return SongWindow(tokens, keep_bars, input_bars, start_bar, source, record.track)
+
+
+@dataclasses.dataclass(frozen=True)
+class SongPlan:
+    """How a song's bars first_bar..last_bar (the song's own numbers, as its editor shows them) are regenerated.
+
+    melody: the song's melody on the model's grid (`melody.song_grid.SongMelody`); first, last: the model bars
+    (0-based) holding those song bars (whole model bars: a span starting or ending inside one is widened to it);
+    windows: the 64-bar windows that regenerate them, in order (`melody.long_form`).
+    """
+
+    melody: SongMelody
+    first_bar: int
+    last_bar: int
+    first: int
+    last: int
+    windows: list
+
+    @property
+    def new_song_bars(self) -> tuple[int, int]:
+        """The song bars that come out new (first_bar..last_bar widened to whole model bars)."""
+        bars = self.melody.grid.model_bars(self.last + 1)
+        return int(bars.first_song_bar[self.first]), int(bars.last_song_bar[self.last])
+
+    def lines(self) -> list[str]:
+        """What the command says before generating: the bar mapping, any widening, the windows."""
+        grid = self.melody.grid
+        first_new, last_new = self.new_song_bars
+        lines = [f"{grid.path}: {grid.song_bars} bars; how its bars map to the model's 4-beat bars:"]
+        lines += ["  " + line for line in grid.mapping_lines(max(grid.song_bars, last_new))]
+        if (first_new, last_new) != (self.first_bar, self.last_bar):
+            lines.append(f"bars {self.first_bar}-{self.last_bar} widened to {first_new}-{last_new}: whole model bars "
+                         "are regenerated")
+        windows = ", ".join(f"model bars {w.start + 1}-{w.start + 64} (new {w.first + 1}-{w.last + 1})"
+                            for w in self.windows)
+        lines.append(f"{len(self.windows)} window{'s' if len(self.windows) > 1 else ''} of 64 bars: {windows}")
+        return lines
+
+    def summary(self) -> str:
+        """The last line: which bars are the song's and which are new."""
+        song_bars = self.melody.grid.song_bars
+        first_new, last_new = self.new_song_bars
+        kept = [f"{a}-{b}" if b > a else str(a) for a, b in ((1, first_new - 1), (last_new + 1, song_bars)) if b >= a]
+        past_end = (f" ({max(first_new, song_bars + 1)}-{last_new} continue past the song's end)"
+                    if last_new > song_bars else "")
+        return (f"bars {' and '.join(kept) if kept else 'none'} are the song's; bars {first_new}-{last_new} are new"
+                f"{past_end}")
+
+
+def plan_song(path, bars: tuple[int, int], track: str | None = None, start_bar: int | None = None) -> SongPlan:
+    """The plan that regenerates song bars `bars` = (first, last) of the MIDI file at `path` (bars past the end
+    continue the song). start_bar: the song bar where the single 64-bar window starts (it must begin a model
+    bar); None places the windows automatically. ValueError naming the file or the bars for what cannot be done.
+    """
+    melody = song_melody(path, track)
+    grid = melody.grid
+    first_bar, last_bar = bars
+    first, last = grid.model_bar_of_song_bar(first_bar), grid.model_bar_of_song_bar(last_bar)
+    start = None
+    if start_bar is not None:
+        start = grid.model_bar_of_song_bar(start_bar)
+        window = grid.model_bars(start + WINDOW_BARS)
+        if int(window.first_song_bar[start]) != start_bar:
+            raise ValueError(f"--start-bar {start_bar}: the model's bars start at song bar "
+                             f"{int(window.first_song_bar[start])} there; start the window there")
+        if not start <= first <= last < start + WINDOW_BARS:
+            raise ValueError(f"bars {first_bar}-{last_bar} are not inside the {WINDOW_BARS}-bar window from "
+                             f"--start-bar {start_bar} (song bars {start_bar}-{int(window.last_song_bar[-1])})")
+    windows = plan_windows(first, last, grid.song_model_bars, start=start)
+    return SongPlan(melody, first_bar, last_bar, first, last, windows)
+
+
+def regenerate_song(plan: SongPlan, seeds, infill_windows, sample_windows=None, progress: str | None = None):
+    """The plan's melodies, one per seed: int32 `[B, n_bars, 16]` steps from model bar 0 (`long_form.run_windows`
+    with the callables described there)."""
+    steps = np.repeat(plan.melody.steps[None], len(seeds), axis=0)
+    return run_windows(plan.windows, steps, seeds, infill_windows, sample_windows, plan.melody.bars.song_steps,
+                       progress)
+
+
+def write_song(plan: SongPlan, steps, out_path, melody_only: bool = False):
+    """Writes the song with the new melody `steps` `[n_bars, 16]` (one of `regenerate_song`'s) in the plan's bars
+    to `out_path` (`melody.song_writer.replace_melody`). Returns (out_path, (first tick, end tick) of the new
+    bars)."""
+    melody = plan.melody
+    starts, ends, pitches, span = span_notes(melody.grid, steps, plan.first, plan.last)
+    replace_melody(melody.grid.path, out_path, melody.track or None, span[0], span[1], starts, ends, pitches,
+                   melody.velocity, melody.grid.ticks_per_step, melody_only=melody_only)
+    return out_path, span

@@ -72,10 +72,16 @@ def melody_to_chunks(events: np.ndarray, start_step: int = 0) -> np.ndarray:
     if length % STEPS_PER_BAR:  # magenta's pad_end ends the sounding last note where the melody ended
         padded[length] = NOTE_OFF
     chunk_events = padded[:n_chunks * STEPS_PER_CHUNK].reshape(n_chunks, STEPS_PER_CHUNK)
-    # A slice re-created as a Melody turns note offs before its first onset into "no event".
-    before_first_onset = np.cumsum(chunk_events >= 0, axis=1) == 0
-    chunk_events = np.where(before_first_onset & (chunk_events == NOTE_OFF), NO_EVENT, chunk_events)
-    return events_to_classes(chunk_events)
+    return clean_leading_note_offs(events_to_classes(chunk_events))
+
+
+def clean_leading_note_offs(chunks: np.ndarray) -> np.ndarray:
+    """Chunks `[..., 32]` of classes with every note off before a chunk's first onset turned into "no event", as
+    magenta's converter gives them (it re-creates each slice as a `Melody`, which drops those note offs).
+    A copy, same shape and dtype."""
+    chunks = np.asarray(chunks)
+    before_first_onset = np.cumsum(chunks >= CLASS_FIRST_PITCH, axis=-1) == 0
+    return np.where(before_first_onset & (chunks == CLASS_NOTE_OFF), CLASS_NO_EVENT, chunks).astype(chunks.dtype)
 
 
 def events_to_classes(events: np.ndarray) -> np.ndarray:

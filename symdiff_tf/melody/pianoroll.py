@@ -91,3 +91,62 @@ def save_pianoroll_grid(path, melodies, rests=None, titles=None, title: str | No
     figure.savefig(os.fspath(path), dpi=100)
     plt.close(figure)
     return path
+
+
+def save_song_pianoroll(path, midi_path, melody_track: str | None, new_spans=(), title: str | None = None):
+    """Writes the piano roll of a whole song (the MIDI file at `midi_path`) to the PNG at `path`; returns `path`.
+
+    The melody (the notes of `melody_track`; None: the one track with notes) is drawn in blue, every other
+    track's notes faintly in grey behind it. new_spans: (first tick, end tick) pairs of regenerated bars, shaded,
+    their melody notes drawn in orange. x axis: the song's own bars (`song_grid.SongGrid`, numbered from 1 by its
+    time signatures), positioned in quarter notes; y axis: MIDI pitch.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    from symdiff_tf.melody.midi_io import read_midi
+    from symdiff_tf.melody.song_grid import SongGrid, track_rows
+
+    score = read_midi(midi_path)
+    grid = SongGrid.from_score(score)
+    melody = track_rows(score, melody_track)
+    quarters = float(score.ticks_per_quarter)
+    x0, x1 = score.start_tick / quarters, score.end_tick / quarters
+    new = np.zeros(score.n_notes, bool)
+    for first, end in new_spans:
+        new |= melody & (score.start_tick >= first) & (score.start_tick < end)
+    length = max(float(x1.max(initial=0.0)), grid.bar_tick(grid.song_bars + 1) / quarters)
+    width = min(max(8.0, 0.06 * length + 1.5), 60.0)
+    figure, ax = plt.subplots(figsize=(width, 4.0))
+    figure.subplots_adjust(left=0.75 / width, right=1 - 0.2 / width, bottom=0.14, top=0.9)
+    for first, end in new_spans:
+        ax.axvspan(first / quarters, end / quarters, color="#ffe0b0", zorder=0, lw=0)
+
+    def boxes(rows):
+        y0, y1 = score.pitch[rows] - 0.4, score.pitch[rows] + 0.4
+        a, b = x0[rows], x1[rows]
+        return np.stack([np.stack([a, y0], -1), np.stack([a, y1], -1), np.stack([b, y1], -1),
+                         np.stack([b, y0], -1)], axis=1)
+
+    ax.add_collection(PolyCollection(boxes(~melody), facecolors="0.8", edgecolors="none", zorder=1))
+    ax.add_collection(PolyCollection(boxes(melody & ~new), facecolors="tab:blue", edgecolors="navy",
+                                     linewidths=0.3, zorder=2))
+    ax.add_collection(PolyCollection(boxes(new), facecolors="tab:orange", edgecolors="saddlebrown",
+                                     linewidths=0.3, zorder=3))
+    pitches = score.pitch if score.n_notes else np.array([58, 72])
+    ax.set_ylim(pitches.min() - 2.5, pitches.max() + 2.5)
+    ax.set_xlim(0, length)
+    last_bar = grid.bar_at_tick(length * quarters - 1)
+    every = max(1, int(np.ceil(last_bar / (width * 2.5))))
+    numbers = [1] + list(range(every, last_bar + 1, every))[1 if every == 1 else 0:]
+    ax.set_xticks([grid.bar_tick(n) / quarters for n in numbers], [str(n) for n in numbers], fontsize=7)
+    ax.set_xlabel("bar (the song's own)")
+    ax.set_ylabel("MIDI pitch")
+    if title:
+        ax.set_title(title, fontsize=10)
+    figure.savefig(os.fspath(path), dpi=100)
+    plt.close(figure)
+    return path

@@ -247,3 +247,33 @@ def write_music(melodies, out, prefix: str, first_seed: int, what: str, next_hin
     print(f"wrote {len(names)} {what} to {out}/: {names[0]}.mid/.png … {names[-1]}.mid/.png and "
           f"{prefix}_grid.png ({len(written)} files)")
     print(f"next: {next_hint}")
+
+
+def add_audio_argument(parser):
+    """`--audio`: a WAV beside every MIDI file written (`symdiff_tf.melody.audio`)."""
+    parser.add_argument("--audio", action="store_true",
+                        help="also write a WAV file per MIDI file (a built-in piano synthesiser, no system program)")
+
+
+def write_audio(args, midi_paths) -> list[pathlib.Path]:
+    """With `--audio`: NAME.wav beside each NAME.mid of `midi_paths`; returns the WAV paths (none without it)."""
+    if not args.audio:
+        return []
+    import tqdm
+
+    from symdiff_tf.melody.audio import write_wav
+
+    return [write_wav(path, pathlib.Path(path).with_suffix(".wav"))
+            for path in tqdm.tqdm(midi_paths, desc="audio", unit="file", disable=args.no_progress)]
+
+
+def model_callables(model, options):
+    """(infill_windows, sample_windows): `model` (a `BundleModel` or `Pipeline`) as the two callables of
+    `symdiff_tf.melody.long_form`, which runs windows one after another: tokens int32 `[B, 32, 32]` out."""
+    def infill_windows(tokens, keep_bars, seeds):
+        return model.infill(tokens, keep_bars, seeds, options, progress=None).tokens
+
+    def sample_windows(seeds):
+        return model.sample(seeds, options, progress=None).tokens
+
+    return infill_windows, sample_windows

@@ -1,20 +1,24 @@
-"""`symdiff infill SONG.mid --bars A-B [--track NAME] [--model DIR | --checkpoint RUN --vae FILE] --out OUT`:
+"""`symdiff infill SONG.mid --bars A-B [--track NAME] [--model DIR | --checkpoint RUN --vae FILE] --out DIR`:
 regenerates bars A to B of a song with the SavedModel bundle (default: the shipped model) or a run and its
-MusicVAE; the other bars come back with exactly the song's notes, and bars past the song's end are generated (a
-continuation).
+MusicVAE, and writes the song back: the same file with the melody's notes in those bars replaced, every other
+track, the tempo map, the meters and the melody's other bars as they were. Bars are the song's own (numbered from 1
+by its time signatures, as a MIDI editor shows them); bars past the song's end continue it; spans longer than the
+model's 64 bars are regenerated window by window (`symdiff_tf.generation.song`).
 
 The research path: `symdiff infill --checkpoint RUN --template FILE.npy --keep 0-7,24-31 --out FILE.npy` infills
 scaled latent windows."""
 from symdiff_tf.cli.commands.generating import (
+    add_audio_argument,
     add_generation_arguments,
     add_model_arguments,
+    model_callables,
     open_music_model,
     open_run_from_args,
     options_from_args,
     refuse,
     seeds_of,
     step_progress,
-    write_music,
+    write_audio,
 )
 from symdiff_tf.cli.commands.sample import add_latent_arguments, check_intermediates, check_npy_out, write_latents
 
@@ -44,12 +48,15 @@ def register(subparsers):
     parser.add_argument("song", nargs="?", default=None, metavar="SONG.mid", help="the MIDI file whose bars to redo")
     parser.add_argument("--bars", default=None, metavar="A-B",
                         help="bars to regenerate, from 1, inclusive (e.g. 17-48)")
-    parser.add_argument("--track", default=None, help="the track holding the melody (POP909: MELODY); default: all "
-                                                      "instruments")
-    parser.add_argument("--melody", type=int, default=0, help="which melody of the file (default 0, the first)")
-    parser.add_argument("--start-bar", type=int, default=1,
-                        help="the 64-bar window's first bar, odd (default 1: the melody's first bar)")
+    parser.add_argument("--track", default=None,
+                        help="the track holding the melody (POP909: MELODY); default: the file's one track with notes")
+    parser.add_argument("--start-bar", type=int, default=None,
+                        help="the song bar where the 64-bar window starts (default: placed so that the bars get "
+                             "the most context on both sides)")
     parser.add_argument("--num", type=int, default=1, help="infilled versions, one per seed (default 1)")
+    parser.add_argument("--melody-only", action="store_true",
+                        help="write the melody alone (at the song's tempo) instead of the whole song")
+    add_audio_argument(parser)
     add_model_arguments(parser)
     add_generation_arguments(parser)
     parser.add_argument("--out", required=True,
@@ -81,38 +88,42 @@ def run(args) -> int:
     return _run_song(args)
 
 
-def _song_window(args):
+def _run_song(args) -> int:
     import pathlib
 
-    from symdiff_tf.generation.song import parse_bars, song_window
-    from symdiff_tf.melody.extract import default_quantize
+    from symdiff_tf.generation.song import parse_bars, plan_song, regenerate_song, write_song
+    from symdiff_tf.melody.pianoroll import save_song_pianoroll
 
-    if not pathlib.Path(args.song).is_file():
+    song = pathlib.Path(args.song)
+    if not song.is_file():
         raise ValueError(f"{args.song}: no such MIDI file")
-    window = song_window(args.song, parse_bars(args.bars), track=args.track, melody=args.melody,
-                         start_bar=args.start_bar, quantize=default_quantize(args.track))
-    if window.keep_bars.all() or not window.keep_bars.any():
-        raise ValueError(f"--bars {args.bars}: keeps {'every' if window.keep_bars.all() else 'no'} bar of the "
-                         f"window (the song fills bars {args.start_bar}-{args.start_bar + window.input_bars - 1})")
-    return window
-
-
-def _run_song(args) -> int:
-    import numpy as np
-
-    window = _song_window(args)
+    out = pathlib.Path(args.out)
+    if out.suffix:
+        raise ValueError(f"--out {out}: expected a folder for the song's MIDI, PNG (and WAV) files")
+    plan = plan_song(song, parse_bars(args.bars), track=args.track, start_bar=args.start_bar)
+    for line in plan.lines():
+        print(line)
     seeds = seeds_of(args.seed, args.num)
-    tokens = np.repeat(window.tokens[None], len(seeds), axis=0)
-    keep_bars = np.repeat(window.keep_bars[None], len(seeds), axis=0)
     model = open_music_model(args)
     options = options_from_args(args, model)
     print(f"infilling with {getattr(model, 'describe', lambda: args.checkpoint)()} ({options.describe()})",
           flush=True)
-    melodies = model.infill(tokens, keep_bars, seeds, options, progress=None if args.no_progress else "infilling")
-    print(f"{args.song}: bars {args.bars} regenerated in a window of bars {args.start_bar}-{args.start_bar + 63} "
-          f"(the song fills {window.input_bars} of them; the others keep its notes)")
-    write_music(melodies, args.out, "infill", args.seed, "infilled songs",
-                "compare with the input in a MIDI player; other bars: --bars; other takes: --seed or --num")
+    infill_windows, sample_windows = model_callables(model, options)
+    melodies = regenerate_song(plan, seeds, infill_windows, sample_windows,
+                               progress=None if args.no_progress else "infilling")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for seed, steps in zip(seeds.tolist(), melodies):
+        midi, span = write_song(plan, steps, out / f"infill_{seed:04d}.mid", melody_only=args.melody_only)
+        written.append(midi)
+        first_new, last_new = plan.new_song_bars
+        written.append(save_song_pianoroll(midi.with_suffix(".png"), midi, plan.melody.track or None, [span],
+                                           title=f"{song.name}, seed {seed}: bars {first_new}-{last_new} new"))
+    written += write_audio(args, [path for path in written if path.suffix == ".mid"])
+    print(f"wrote {len(seeds)} version{'s' if len(seeds) > 1 else ''} of {song.name} to {out}/: "
+          f"{', '.join(path.name for path in written)}")
+    print(f"next: listen to {written[0].name} beside the original; other takes: --seed or --num")
+    print(plan.summary())
     return 0
 
 
