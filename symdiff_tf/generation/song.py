@@ -1,9 +1,15 @@
-"""A user's MIDI song as an infilling window: its melody's 2-bar chunks and which bars to keep.
+"""A user's MIDI song, regenerated in its own bars (what `symdiff infill SONG.mid` does), and one melody of a song
+as a single model window.
 
-Bars count from 1 in 4/4 from the melody's first bar (`symdiff_tf.melody.file_to_melodies`). The window holds
-the model's 32 chunks (64 bars) from `start_bar`; bars `first`..`last` are regenerated, every other bar of the
-input comes back with exactly its notes, and bars past the end of the input are generated (which continues the
-melody). No TensorFlow here: `Generator.infill(window.tokens, window.keep_bars, ...)` does the rest.
+The song (`plan_song` → `regenerate_song` → `write_song`): bars are the song's own, numbered from 1 by its time
+signatures and mapped onto the model's 4-beat bars (`melody.song_grid`); the whole melody is on that grid, rests
+included; the bars to regenerate go through one or more 64-bar windows placed for the most context
+(`melody.long_form`), the model reached through two callables; the song is written back with only the melody's
+notes in those bars replaced (`melody.song_writer`). No TensorFlow here.
+
+One window (`song_window`, for the research path and the export checks): bars count from 1 in 4/4 from the
+melody's first bar (`symdiff_tf.melody.file_to_melodies`); the window holds the model's 32 chunks (64 bars) from
+`start_bar`, bars `first`..`last` regenerated, bars past the melody's end generated.
 """
 from __future__ import annotations
 
