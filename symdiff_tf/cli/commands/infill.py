@@ -47,7 +47,8 @@ def register(subparsers):
         description=__doc__.split("\n\n")[0].split(": ", 1)[1])
     parser.add_argument("song", nargs="?", default=None, metavar="SONG.mid", help="the MIDI file whose bars to redo")
     parser.add_argument("--bars", default=None, metavar="A-B",
-                        help="bars to regenerate, from 1, inclusive (e.g. 17-48)")
+                        help="bars to regenerate, inclusive, numbered as the song's MIDI editor shows them (from 1 "
+                             "at its start, by its time signatures; e.g. 17-48); past the end: a continuation")
     parser.add_argument("--track", default=None,
                         help="the track holding the melody (POP909: MELODY); default: the file's one track with notes")
     parser.add_argument("--start-bar", type=int, default=None,
