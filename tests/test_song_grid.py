@@ -174,3 +174,13 @@ def test_what_cannot_be_done_is_said(pop909_dir, bars, options, message):
     options = {"track": "MELODY", **options}
     with pytest.raises(ValueError, match=message):
         plan_song(pop909_dir / "010.mid", bars, **options)
+
+
+def test_the_song_path_imports_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys; import symdiff_tf.generation.song, symdiff_tf.melody.audio, symdiff_tf.melody.pianoroll; "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
