@@ -26,6 +26,7 @@ class TrainConfig:
     ema: bool = False                    # keep an exponential moving average of the weights, used for sampling
     ema_decay: float = 0.999
     mixed_precision: str = "none"        # "none", "bfloat16", or "float16" (with dynamic loss scaling)
+    jit_compile: bool = False            # compile the training step with XLA (for GPUs/TPUs; not faster on CPU)
     shuffle_buffer: int = 10000          # only for datasets that are not in memory
     checkpoint_every: int = 5000         # steps
     keep_checkpoints: int = 50

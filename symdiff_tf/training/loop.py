@@ -85,6 +85,9 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
     optimizer, data_position = state.optimizer, state.data_position
     checkpoint = state.checkpoint
 
+    def steps_done() -> int:  # batches consumed: updates applied and float16 steps skipped on overflow
+        return int(optimizer.iterations.numpy()) + int(state.skipped_steps.numpy())
+
     checkpoint_dir = workdir / run_dir.CHECKPOINTS_DIRNAME
     if not chief:  # every worker must write; only the chief's copy is kept
         resolver = strategy.cluster_resolver
@@ -93,13 +96,13 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
     latest = tf.train.latest_checkpoint(str(workdir / run_dir.CHECKPOINTS_DIRNAME))
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
-        logger.info("resumed from %s at step %d, data position %d", latest, int(optimizer.iterations.numpy()),
+        logger.info("resumed from %s at step %d, data position %d", latest, steps_done(),
                     int(data_position.numpy()))
     if chief and resolved_config is not None:
         run_dir.write_config(workdir, resolved_config)
     artifacts = ArtifactWriter(task, optimizer, workdir, run_info) if chief and run_info is not None else None
 
-    start_step = int(optimizer.iterations.numpy())
+    start_step = steps_done()
     if int(data_position.numpy()) != start_step * global_batch:
         raise ValueError(f"{latest}: data position {int(data_position.numpy())} does not match step {start_step} × "
                          f"batch {global_batch}; was the global batch size changed?")
@@ -140,6 +143,9 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
         if done % config.log_every == 0 or done == max_steps:
             record = {"step": done, "loss": float(loss), "learning_rate": float(schedule(step)),
                       "grad_norm": float(grad_norm), "data_position": int(data_position.numpy())}
+            if config.mixed_precision == "float16":  # overflowed batches: consumed, no update
+                record.update(skipped_steps=int(state.skipped_steps.numpy()),
+                              loss_scale=float(state.loss_scale.numpy()))
             if not np.isfinite(record["loss"]) and config.mixed_precision != "float16":
                 raise FloatingPointError(f"loss became {record['loss']} at step {done}")
         if val_windows is not None and config.eval_every and done % config.eval_every == 0:
@@ -147,7 +153,7 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
             record["val_loss"] = validation_loss()
         with writer.as_default(step=done):
             if record is not None:
-                for key in ("loss", "learning_rate", "grad_norm", "val_loss"):
+                for key in ("loss", "learning_rate", "grad_norm", "val_loss", "skipped_steps", "loss_scale"):
                     if key in record:
                         summaries.scalar(key, record[key], done)
             if chief and config.sample_every and done % config.sample_every == 0:
@@ -163,7 +169,7 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
                 artifacts.write(done, manager.checkpoints)
     if start_step >= max_steps:
         logger.info("already trained to step %d (max_steps %d)", start_step, max_steps)
-    final_step = int(optimizer.iterations.numpy())
+    final_step = steps_done()
     if artifacts is not None and run_dir.checkpoint_step(manager.latest_checkpoint or "") == final_step:
         artifacts.write_if_missing(final_step, manager.checkpoints)  # e.g. a run from before artifacts, rerun
     writer.flush()

@@ -46,12 +46,14 @@ def learning_rate_schedule(config: TrainConfig) -> keras.optimizers.schedules.Le
 
 @dataclasses.dataclass
 class TrainState:
-    """What a checkpoint holds besides the model: the optimizer (its step counter is the global step), the
-    data position (examples consumed) and the dynamic loss scale of float16 training."""
+    """What a checkpoint holds besides the model: the optimizer (its step counter is the global step: updates
+    applied), the data position (examples consumed), and for float16 training the dynamic loss scale, the finite
+    steps since it last changed and the steps skipped on overflow (batches consumed, no update)."""
     optimizer: Adam
     data_position: tf.Variable
     loss_scale: tf.Variable
     finite_steps: tf.Variable
+    skipped_steps: tf.Variable
     checkpoint: tf.train.Checkpoint
 
 
@@ -67,17 +69,21 @@ def build_state(build_task, config: TrainConfig, strategy) -> tuple[TrainingTask
             loss_scale = tf.Variable(2.0 ** 15 if config.mixed_precision == "float16" else 1.0, trainable=False,
                                      name="loss_scale")
             finite_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="finite_steps")
+            skipped_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")
             checkpoint = tf.train.Checkpoint(model=task.model, optimizer=optimizer, data_position=data_position,
-                                             loss_scale=loss_scale, finite_steps=finite_steps)
-    return task, TrainState(optimizer, data_position, loss_scale, finite_steps, checkpoint)
+                                             loss_scale=loss_scale, finite_steps=finite_steps,
+                                             skipped_steps=skipped_steps)
+    return task, TrainState(optimizer, data_position, loss_scale, finite_steps, skipped_steps, checkpoint)
 
 
-def build_train_step(task, state: TrainState, config: TrainConfig, strategy, jit_compile: bool = False):
+def build_train_step(task, state: TrainState, config: TrainConfig, strategy, jit_compile: bool | None = None):
     """The compiled training step: distributed batch → (loss, grad_norm), both global.
 
     Per replica: loss averaged over the global batch, gradients all-reduced, global norm clipped. Then one Adam
-    update in cross-replica context (skipped, with the loss scale halved, on float16 overflow).
+    update in cross-replica context (skipped and counted in `state.skipped_steps`, with the loss scale halved,
+    on float16 overflow). `jit_compile` (XLA) defaults to `config.jit_compile`.
     """
+    jit_compile = config.jit_compile if jit_compile is None else jit_compile
     global_batch = config.batch_size
     use_loss_scale = config.mixed_precision == "float16"
     model, optimizer, loss_scale, finite_steps = task.model, state.optimizer, state.loss_scale, state.finite_steps
@@ -110,6 +116,7 @@ def build_train_step(task, state: TrainState, config: TrainConfig, strategy, jit
             finite = tf.math.is_finite(grad_norm)
             tf.cond(finite, lambda: apply(grads), lambda: tf.constant(False))
             finite_steps.assign(tf.where(finite, finite_steps + 1, 0))
+            state.skipped_steps.assign_add(tf.where(finite, tf.constant(0, tf.int64), 1))
             grow = finite_steps >= 2000
             loss_scale.assign(tf.where(finite, tf.where(grow, loss_scale * 2.0, loss_scale), loss_scale / 2.0))
             finite_steps.assign(tf.where(grow, tf.zeros_like(finite_steps), finite_steps))
