@@ -27,14 +27,14 @@ import tensorflow as tf  # noqa: E402
 
 from symdiff_tf.config import from_dict, load_yaml  # noqa: E402
 from symdiff_tf.diffusion.config import DDPMConfig, TransformerDDPMConfig  # noqa: E402
-from symdiff_tf.diffusion.samplers import DiffusionSampler  # noqa: E402
+from symdiff_tf.diffusion.reverse import LatentSampler  # noqa: E402
 from symdiff_tf.diffusion.schedule import LinearSchedule  # noqa: E402
 from symdiff_tf.diffusion.task import DDPMTask  # noqa: E402
 from symdiff_tf.models_common.precision import dtype_policy  # noqa: E402
 from symdiff_tf.paths import REPO_ROOT  # noqa: E402
 from symdiff_tf.training.step import build_state, build_train_step  # noqa: E402
 
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16")  # --precisions may add float16 (for GPUs: benchmarks/gpu_check.sh)
 MODES = ("eager", "compiled", "xla")
 
 
@@ -89,10 +89,20 @@ def build_task(config: DDPMConfig, precision: str, weights=None) -> DDPMTask:
 
 
 def sampler_runner(task, mode, batch, steps):
-    """A callable running `steps` DDPM steps at `batch`; the untimed first run here compiles it."""
-    sampler = DiffusionSampler(task.model, LinearSchedule(num_steps=steps), mode=mode)
-    sampler.ddpm(batch, seed=0).numpy()
-    return lambda: sampler.ddpm(batch, seed=1).numpy()
+    """A callable running `steps` DDPM steps at `batch` (`LatentSampler`); the untimed first run here compiles it."""
+    sampler = LatentSampler(task.model, LinearSchedule(num_steps=steps), task.config.sampling,
+                            jit_compile=(mode == "xla"))
+    seeds = np.arange(batch)
+
+    def run(first_seed):
+        tf.config.run_functions_eagerly(mode == "eager")
+        try:
+            sampler.sample(seeds + first_seed, scheduler="ddpm", steps=steps)
+        finally:
+            tf.config.run_functions_eagerly(False)
+
+    run(0)
+    return lambda: run(batch)
 
 
 def train_runner(config: DDPMConfig, precision, mode, batch, steps):
@@ -129,7 +139,7 @@ def interleaved_best(runners: dict, repeats: int) -> dict:
 
 
 def network_error(task32, task16, batch=8) -> float:
-    """Relative RMS difference of ε̂ between bfloat16 and float32 on random noisy inputs."""
+    """Relative RMS difference of ε̂ between a mixed-precision task and float32 on random noisy inputs."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((batch, 32, task32.config.model.latent_dim)).astype(np.float32)
     level = rng.uniform(0.08, 1.0, batch).astype(np.float32)
@@ -169,10 +179,12 @@ def main(argv=None) -> int:
     results = {"forward_gflop": flops / 1e9, "ceiling_gflops": ceilings, "sampler": {}, "train": {}}
     task32 = build_task(config, "float32")
     tasks = {"float32": task32}
-    if "bfloat16" in precisions:
-        tasks["bfloat16"] = build_task(config, "bfloat16", task32.model.get_weights())
-        results["bfloat16_relative_error"] = network_error(task32, tasks["bfloat16"])
-        print(f"bfloat16 network relative RMS error vs float32: {results['bfloat16_relative_error']:.4f}")
+    for precision in precisions:
+        if precision != "float32":
+            tasks[precision] = build_task(config, precision, task32.model.get_weights())
+            results[f"{precision}_relative_error"] = network_error(task32, tasks[precision])
+            print(f"{precision} network relative RMS error vs float32: "
+                  f"{results[f'{precision}_relative_error']:.4f}")
 
     header = f"{'s/step':>9}{'rate':>10}{'GFLOP/s':>10}{'ceil now':>10}{'% ceiling':>11}"
     kinds = [("sampler", args.steps, 1)] + ([] if args.skip_train else [("train", args.train_steps, 3)])
@@ -197,10 +209,11 @@ def main(argv=None) -> int:
     for kind in ("sampler", "train"):
         speeds = results[kind]
         for mode in modes:
-            if f"float32/{mode}" in speeds and f"bfloat16/{mode}" in speeds:
-                ratio = speeds[f"bfloat16/{mode}"]["gflops"] / speeds[f"float32/{mode}"]["gflops"]
-                results[kind][f"bfloat16_speedup/{mode}"] = ratio
-                print(f"{kind} bfloat16 / float32 speed ({mode}): {ratio:.2f}x")
+            for precision in precisions:
+                if precision != "float32" and f"float32/{mode}" in speeds and f"{precision}/{mode}" in speeds:
+                    ratio = speeds[f"{precision}/{mode}"]["gflops"] / speeds[f"float32/{mode}"]["gflops"]
+                    results[kind][f"{precision}_speedup/{mode}"] = ratio
+                    print(f"{kind} {precision} / float32 speed ({mode}): {ratio:.2f}x")
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:
             json.dump(results, out, indent=2)
