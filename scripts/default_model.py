@@ -7,7 +7,10 @@ is complete is skipped; a stage that was killed resumes from its last checkpoint
 Stages (POP909 `MELODY` tracks, beats quantisation, the project's split: train for training, validation for model
 choices, test only for the final tables):
 1. melodies  chunk archives of the train / validation / test songs (`symdiff melodies --split pop909`);
-2. vae       the MusicVAE of `configs/default.yaml` on the train chunks, rests included (`symdiff train-vae`);
+2. vae       the MusicVAE of `configs/default.yaml` on the train chunks, rests included (`symdiff train-vae`),
+             `VAE_STEPS` steps, a checkpoint every 250: a killed run resumes from its last checkpoint. To stop it
+             early and go on with the other stages, run this stage with `--vae-steps` at or below the last
+             checkpoint's step: it writes `runs/default/vae/model.keras` from that checkpoint without training;
 3. latents   the `lakh_midi` latent dataset of every song, rests encoded (`tfds build`);
 4. ddpm      the diffusion model (`symdiff train --model ddpm`);
 5. mdn       the TransformerMDN baseline (`symdiff train --model mdn`);
@@ -34,8 +37,9 @@ RUN = ROOT / "runs" / "default"
 CONFIG = ROOT / "configs" / "default.yaml"
 BIN = pathlib.Path(sys.executable).parent
 POP909 = pathlib.Path(os.environ.get("SYMDIFF_SHARED_DATA", ROOT.parent / "shared" / "data")) / "pop909" / "midi"
-BUNDLE_VERSION = "2"  # raise it whenever the shipped weights change
+BUNDLE_VERSION = "3"  # raise it whenever the shipped weights change
 STAGES = ("melodies", "vae", "latents", "ddpm", "mdn", "export")
+VAE_STEPS = 50_000  # version 3's MusicVAE (configs/default.yaml); hours on one core, resumed run after run
 
 
 def latent_config() -> dict:
@@ -139,7 +143,7 @@ def is_done(stage: str, vae_steps: int) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=STAGES, default=STAGES, help="run only these stages")
-    parser.add_argument("--vae-steps", type=int, default=7000, help="MusicVAE optimizer steps")
+    parser.add_argument("--vae-steps", type=int, default=VAE_STEPS, help="MusicVAE optimizer steps")
     args = parser.parse_args()
     RUN.mkdir(parents=True, exist_ok=True)
     times_path = RUN / "stages.json"

@@ -100,3 +100,27 @@ def test_melodies_chunk_archives_feed_train_vae(tmp_path, pop909_dir):
     for key in ("eval_note_f1", "eval_note_precision", "eval_note_recall", "eval_exact_chunks",
                 "eval_sampled_accuracy"):
         assert 0.0 <= last[key] <= 1.0
+
+
+def test_bfloat16_training_moves_every_float32_weight(tmp_path):
+    import tensorflow as tf
+
+    from symdiff_tf.training.musicvae import Trainer, TrainOptions
+
+    tokens = tf.constant(np.tile(np.arange(2, 34, dtype=np.int32), (4, 1)))
+    losses = {}
+    for precision in ("float32", "bfloat16"):
+        config = musicvae.get_config("tiny", {"train_precision": precision, "sampling_schedule": ""})
+        trainer = Trainer(config, tmp_path / precision, TrainOptions(steps=1, batch_size=4))
+        before = [v.numpy() for v in trainer.model.trainable_variables]
+        losses[precision] = float(trainer.train_step(tokens)["loss"])
+        after = trainer.model.trainable_variables
+        assert all(v.dtype == "float32" for v in after)
+        # the cast to bfloat16 passes gradients back: every weight moves, the recurrent kernels too
+        unmoved = [v.path for v, b in zip(after, before) if np.array_equal(v.numpy(), b)]
+        assert not unmoved
+    # the same seed and batch: the same loss up to bfloat16 rounding of the products
+    assert losses["bfloat16"] == pytest.approx(losses["float32"], rel=0.02)
+    assert losses["bfloat16"] != losses["float32"]
+    with pytest.raises(Exception, match="train_precision"):
+        musicvae.get_config("tiny", {"train_precision": "float16"})

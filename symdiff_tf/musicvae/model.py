@@ -154,6 +154,14 @@ class MusicVAE(keras.Model):
             self._cache.weights[precision] = self._weights(_transposed_bfloat16)
         return self._cache.weights[precision]
 
+    def training_weights(self, precision="float32"):
+        """The weights for a training step, not cached, so that gradients flow back to the float32 variables:
+        with "bfloat16" the large matrices are cast (and transposed) inside the step, the products run in
+        bfloat16 and the cast's gradient returns to the float32 variables (mixed precision training)."""
+        if _check_precision(precision) == "float32":
+            return self._weights(lambda v: v)
+        return self._weights(_transposed_bfloat16)
+
     def clear_inference_cache(self):
         self._cache = _InferenceCache()
 
