@@ -132,3 +132,12 @@ def test_bad_input_is_named(song):
         listening.listening_rows([])
     with pytest.raises(ValueError, match="bars_mask"):
         listening.onset_f1(song, song, np.ones(32, bool))
+
+
+def test_window_notes_joins_chunks_only_when_continuous():
+    tokens = np.zeros((32, 32), np.int64)
+    tokens[0, 28] = 2 + 60 - 21  # C4 from the last beat of chunk 0, held into chunk 1 until its note off
+    tokens[1, 4] = 1
+    joined, cut = listening.window_notes(tokens), listening.window_notes(tokens, continuous=False)
+    assert joined.tolist() == [[60, 28 * STEP, 36 * STEP]]
+    assert cut.tolist() == [[60, 28 * STEP, 32 * STEP]]

@@ -190,11 +190,12 @@ def listening_rows(pieces, songs=None, total_bars: int = TOTAL_BARS, gap=DEFAULT
     return result
 
 
-def window_notes(tokens) -> np.ndarray:
-    """A window of consecutive chunks of one melody, tokens `[n_chunks, 32]`, as a note array `[n, 3]` (MIDI
-    pitch, start s, end s at 120 qpm; a note held over a chunk boundary carries on, `render.tokens_to_notes`
-    with `continuous=True`)."""
+def window_notes(tokens, continuous: bool = True) -> np.ndarray:
+    """A window of chunks, tokens `[n_chunks, 32]`, as a note array `[n, 3]` (MIDI pitch, start s, end s at
+    120 qpm) by `render.tokens_to_notes`: with `continuous` (a melody's own chunks) a note held over a chunk
+    boundary carries on; without (chunks decoded one by one, as the bundle renders them) it ends there. Onsets, and
+    so every measure but `longest_repetition`, are the same either way."""
     from symdiff_tf.melody.render import SECONDS_PER_STEP, tokens_to_notes
 
-    starts, ends, pitches = tokens_to_notes(tokens, continuous=True)
+    starts, ends, pitches = tokens_to_notes(tokens, continuous=continuous)
     return np.stack([pitches, starts * SECONDS_PER_STEP, ends * SECONDS_PER_STEP], axis=1).astype(np.float64)
