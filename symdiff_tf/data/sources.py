@@ -145,15 +145,26 @@ def open_tfds_windows(spec: str, split: str = "train", config: LatentDataConfig 
     opened = _opened(spec, config)
     if split == "train":
         return opened["train"]
-    available = set(opened["builder"].info.splits)
-    name = next((s for s in EVAL_SPLITS if s in available), None) if split == "eval" else split
-    if name not in available:
+    name = held_out_split_name(opened["builder"], split)
+    if name is None:
         return None
     if name not in opened:
-        examples = MelodyLatents.from_examples(SplitExamples(opened["builder"], name),
-                                               dims=opened["scaler"].kept_dims)
-        opened[name] = windows_dataset(examples, opened["scaler"], fixed_windows_config(config))
+        opened[name] = held_out_windows(opened["builder"], name, opened["scaler"], config)
     return opened[name]
+
+
+def held_out_split_name(builder, split: str) -> str | None:
+    """The split `split` ("validation", "test", or "eval": validation, else test) names in `builder`, or None."""
+    available = set(builder.info.splits)
+    name = next((s for s in EVAL_SPLITS if s in available), None) if split == "eval" else split
+    return name if name in available else None
+
+
+def held_out_windows(builder, name: str, scaler: LatentScaler, config: LatentDataConfig):
+    """The windows of the held-out split `name`, scaled with the train `scaler`, the same every pass
+    (`fixed_windows_config(config)`)."""
+    examples = MelodyLatents.from_examples(SplitExamples(builder, name), dims=scaler.kept_dims)
+    return windows_dataset(examples, scaler, fixed_windows_config(config))
 
 
 def opened_scaler(spec: str, config: LatentDataConfig | None = None) -> LatentScaler:

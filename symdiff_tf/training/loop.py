@@ -27,15 +27,42 @@ logger = logging.getLogger(__name__)
 VALIDATION_SEED_OFFSET = 1_000_003  # validation noise comes from a seed stream disjoint from training
 
 
-def _features(task, stream, seed, global_batch):
+def _features(task, stream, seed, batch, pipeline_id=0, num_pipelines=1):
+    """Batches of `batch` prepared examples of `stream` (`(index, window)`); example `index` of input pipeline
+    `pipeline_id` of `num_pipelines` gets the noise seed `[seed, index * num_pipelines + pipeline_id]`, unique
+    over all pipelines (one pipeline: its position in the global stream)."""
     def prepare(index, window):
-        return task.prepare_example(window, tf.stack([tf.constant(seed, tf.int64), index]))
+        example = index * num_pipelines + pipeline_id
+        return task.prepare_example(window, tf.stack([tf.constant(seed, tf.int64), example]))
 
     options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.experimental_distribute.auto_shard_policy = (tf.data.experimental.AutoShardPolicy.DATA
+                                                         if num_pipelines == 1 else
+                                                         tf.data.experimental.AutoShardPolicy.OFF)
     options.deterministic = True
     return (stream.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .batch(global_batch, drop_remainder=True).prefetch(2).with_options(options))
+            .batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE).with_options(options))
+
+
+def distributed_training_data(task, train_windows, config: TrainConfig, strategy, data_position: int):
+    """The distributed training batches from data position `data_position` (examples consumed, global).
+
+    `train_windows` is a finite dataset of windows (every worker reads it all and keeps its part of each global
+    batch) or a callable `tf.distribute.InputContext` → this pipeline's own windows (`ShardedWindows`: each worker
+    reads only its own files; its stream of `global batch / pipelines` examples per step is an endless sequence
+    of permutations of its windows, resumed at `data_position / pipelines`)."""
+    if isinstance(train_windows, tf.data.Dataset):
+        stream = training_stream(train_windows, config.seed, data_position, config.shuffle_buffer)
+        return strategy.experimental_distribute_dataset(_features(task, stream, config.seed, config.batch_size))
+
+    def pipeline_data(context):
+        pipelines = context.num_input_pipelines
+        stream = training_stream(train_windows(context), config.seed, data_position // pipelines,
+                                 config.shuffle_buffer)
+        return _features(task, stream, config.seed, context.get_per_replica_batch_size(config.batch_size),
+                         context.input_pipeline_id, pipelines)
+
+    return strategy.distribute_datasets_from_function(pipeline_data)
 
 
 def validation_dataset(task, windows, config: TrainConfig) -> tf.data.Dataset:
@@ -59,7 +86,9 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
     Args:
         build_task: builds the task (and its model); called inside `strategy.scope()` after the dtype policy
             is set.
-        train_windows / val_windows: finite datasets of `[32, k]` float32 windows (`symdiff_tf.data.sources`).
+        train_windows / val_windows: finite datasets of `[32, k]` float32 windows (`symdiff_tf.data.sources`);
+            train_windows may instead be a callable input context → that pipeline's own windows
+            (`symdiff_tf.data.worker_shards.ShardedWindows`, `distributed_training_data`).
         config: `TrainConfig`; `batch_size` is the global batch.
         workdir: checkpoints in `workdir/checkpoints`, TensorBoard in `workdir/tensorboard`, the resolved config
             in `workdir/config.yaml`, logged steps in `workdir/train_log.jsonl`.
@@ -106,9 +135,8 @@ def train(build_task: typing.Callable[[], TrainingTask], train_windows: tf.data.
     if int(data_position.numpy()) != start_step * global_batch:
         raise ValueError(f"{latest}: data position {int(data_position.numpy())} does not match step {start_step} × "
                          f"batch {global_batch}; was the global batch size changed?")
-    train_data = _features(task, training_stream(train_windows, config.seed, int(data_position.numpy()),
-                                                 config.shuffle_buffer), config.seed, global_batch)
-    train_iterator = iter(strategy.experimental_distribute_dataset(train_data))
+    train_iterator = iter(distributed_training_data(task, train_windows, config, strategy,
+                                                    int(data_position.numpy())))
     train_step = build_train_step(task, state, config, strategy)
 
     @tf.function

@@ -59,7 +59,8 @@ def run(args) -> int:
     from symdiff_tf.config import load_section, to_dict
     from symdiff_tf.data.latent_config import LatentDataConfig
     from symdiff_tf.data.sources import open_windows
-    from symdiff_tf.data.tfds_spec import is_tfds_spec
+    from symdiff_tf.data.tfds_spec import is_tfds_spec, open_builder
+    from symdiff_tf.data.worker_shards import ShardedWindows, fit_shared_scaler, worker_position
     from symdiff_tf.training.distribute import get_strategy, is_chief, split_cpu
     from symdiff_tf.training.loop import latent_heatmap, train
     from symdiff_tf.training.registry import get_spec, load_model_config
@@ -74,8 +75,15 @@ def run(args) -> int:
     config = load_model_config(args.model, args.config, args.overrides)
     latent_config = load_section(LatentDataConfig, args.config, "latents", args.overrides, required=False)
     strategy = get_strategy(args.strategy, args.tpu)
-    train_windows = open_windows(args.data, "train", latent_config)
-    val_windows = open_windows(args.val_data or args.data, "train" if args.val_data else "eval", latent_config)
+    shared_scaler = None
+    if is_tfds_spec(args.data) and worker_position(strategy)[1] > 1:  # each worker reads its own files
+        train_windows = ShardedWindows(open_builder(args.data), latent_config)
+        shared_scaler = fit_shared_scaler(train_windows, strategy)
+        val_windows = (open_windows(args.val_data, "train", latent_config) if args.val_data
+                       else train_windows.held_out("eval"))
+    else:
+        train_windows = open_windows(args.data, "train", latent_config)
+        val_windows = open_windows(args.val_data or args.data, "train" if args.val_data else "eval", latent_config)
     config = _latent_dim_from_data(config, train_windows)
     _check_window_shape(train_windows, config, args.data)
     workdir = args.workdir or f"runs/{args.model}"
@@ -86,7 +94,7 @@ def run(args) -> int:
     if is_tfds_spec(args.data):
         resolved["latents"] = to_dict(latent_config)
         if is_chief(strategy):
-            scaler = _save_scaler(args.data, latent_config, workdir)
+            scaler = _save_scaler(args.data, latent_config, workdir, shared_scaler)
             vae = _data_vae(args.data, args.vae)
             run_info["vae_content_hash"] = _checked_vae_identity(args.data, vae, args.vae, args.allow_vae_mismatch)
             if args.vae:
@@ -125,15 +133,16 @@ def _check_window_shape(windows, config, spec: str) -> None:
                          "choose the windows (latents.window_chunks, latents.kept_dims) to match the model")
 
 
-def _save_scaler(spec: str, latent_config, workdir):
-    """Writes WORKDIR/latent_scaling.json and returns the `LatentScaler`; a different one already there (another
-    data set or latents setting) stops the run instead of resuming a model trained on other scaling."""
+def _save_scaler(spec: str, latent_config, workdir, scaler=None):
+    """Writes WORKDIR/latent_scaling.json and returns the `LatentScaler` (`scaler`, or the one fit on the train
+    split of `spec`); a different one already there (another data set or latents setting) stops the run instead of
+    resuming a model trained on other scaling."""
     import pathlib
 
     from symdiff_tf.data.scaler import SCALER_FILENAME, LatentScaler
     from symdiff_tf.data.sources import opened_scaler
 
-    scaler = opened_scaler(spec, latent_config)
+    scaler = scaler or opened_scaler(spec, latent_config)
     path = pathlib.Path(workdir) / SCALER_FILENAME
     saved = LatentScaler.load(path) if path.is_file() else None
     if saved is not None and saved != scaler:
