@@ -1,4 +1,5 @@
-"""The diffusion model: layers, TransformerDDPM, schedule, training loss, samplers (tiny configs, fast)."""
+"""The diffusion model: layers, TransformerDDPM, schedule, training loss, the reverse loop with the trained network
+(tiny configs, fast; the schedulers against closed forms: test_schedulers.py)."""
 
 import keras
 import numpy as np
@@ -9,7 +10,8 @@ from symdiff_tf.config import from_dict, load_yaml
 from symdiff_tf.data.sources import synthetic_windows
 from symdiff_tf.diffusion.config import DDPMConfig
 from symdiff_tf.diffusion.model import TransformerDDPM
-from symdiff_tf.diffusion.samplers import DiffusionSampler, ddim_timesteps, recorded_iterations
+from symdiff_tf.diffusion import reverse, schedulers
+from symdiff_tf.diffusion.inference import make_sampler
 from symdiff_tf.diffusion.schedule import LinearSchedule
 from symdiff_tf.diffusion.task import DDPMTask
 from symdiff_tf.models_common import layers
@@ -187,113 +189,91 @@ def test_training_loss_is_deterministic_per_example(tiny_task):
 
 @pytest.fixture(scope="module")
 def sampler(tiny_task):
-    return DiffusionSampler(tiny_task.model, tiny_task.schedule)
+    return make_sampler(tiny_task.model, tiny_task.config)
 
 
-def test_ddpm_is_seeded_deterministic_and_in_range(sampler):
-    a = sampler.ddpm(3, seed=11).numpy()
-    b = sampler.ddpm(3, seed=11).numpy()
-    c = sampler.ddpm(3, seed=12).numpy()
+def test_ddpm_is_seeded_deterministic_and_in_range(sampler, tiny_task):
+    a = sampler.sample([11, 12, 13], "ddpm")
+    b = sampler.sample([11, 12, 13], "ddpm")
+    c = sampler.sample([12, 13, 14], "ddpm")
     assert a.shape == (3, 32, 8)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+    np.testing.assert_allclose(a[1:], c[:2], atol=2e-5)  # one seed per window, whatever the batch
     assert a.min() >= -1.0 and a.max() <= 1.0  # original form: x0 is clipped
-    paper = sampler.ddpm(3, seed=11, ddpm_form="paper").numpy()
+    paper = sampler.sample([11, 12, 13], schedulers.DDPM(tiny_task.schedule, form="paper"))
     assert np.abs(paper).max() > 1.0  # Algorithm 3 does not clip (an untrained net gives large values)
 
 
-def test_ddim_with_all_steps_and_eta_one_is_ddpm(sampler):
-    ddpm = sampler.ddpm(2, seed=5, ddpm_form="paper").numpy()
-    ddim = sampler.ddim(2, seed=5, num_steps=sampler.schedule.num_steps, eta=1.0, clip_denoised=False).numpy()
+def test_ddim_with_all_steps_and_eta_one_is_ddpm(sampler, tiny_task):
+    ddpm = sampler.sample([5, 6], schedulers.DDPM(tiny_task.schedule, form="paper"))
+    ddim = sampler.sample([5, 6], schedulers.DDIM(tiny_task.schedule, eta=1.0, clip_denoised=False),
+                          tiny_task.schedule.num_steps)
     np.testing.assert_allclose(ddim, ddpm, rtol=1e-4, atol=1e-4)
 
 
-def test_ddim_any_step_count_is_deterministic(sampler):
-    assert list(ddim_timesteps(5, 20)) == [20, 15, 10, 6, 1]
-    a, states = sampler.ddim(2, seed=3, num_steps=7, eta=0.0, num_intermediates=3)
+def test_intermediate_states_are_the_loop_stopped_early(sampler):
+    assert list(np.asarray(schedulers.spaced_timesteps(5, 20))) == [20, 15, 10, 6, 1]
+    a, states = sampler.sample([3, 4], "ddim", 7, num_intermediates=3)
     assert a.shape == (2, 32, 8) and states.shape == (3, 2, 32, 8)
     np.testing.assert_array_equal(states[-1], a)
-    np.testing.assert_array_equal(sampler.ddim(2, seed=3, num_steps=7, eta=0.0), a)
-    # deterministic DDIM over the first n of 7 strided steps = a shorter loop over those same steps
-    steps = recorded_iterations(7, 3)
+    np.testing.assert_array_equal(sampler.sample([3, 4], "ddim", 7), a)
+    steps = reverse.recorded_iterations(7, 3)
     assert list(steps) == [3, 5, 7]
-    timesteps = tf.constant(ddim_timesteps(7, sampler.schedule.num_steps))
-    start = tf.random.stateless_normal((2, 32, 8), sampler._key(sampler._seed(3), 0))
-    step = sampler._denoise(sampler._seed(3), (2, 32, 8), "ddim", tf.constant(0.0), True, None)
-    x = start
-    for index in range(steps[0]):
-        t_prev = timesteps[index + 1] if index + 1 < 7 else 0
-        x = step(x, timesteps[index], t_prev)
+    # the first recorded state is the loop over the first 3 of the 7 steps
+    scheduler = sampler.scheduler("ddim")
+    pairs = tf.constant([[3, 0], [4, 0]], tf.int64)
+    timesteps = scheduler.timesteps(7)
+    x = sampler.start(pairs, scheduler, timesteps[0])
+    x, _, _ = sampler.run_span(x, scheduler.initial_state(x), tf.zeros([1]), pairs, scheduler, timesteps, 0, 3)
     np.testing.assert_allclose(states[0], x, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("options", [{}, {"uniform_start": True, "template_at_current_step": True},
-                                     {"ddpm_form": "paper"}])
-def test_infill_keeps_the_known_chunks(sampler, options):
+@pytest.mark.parametrize("options", [{}, {"uniform_start": True, "template_at_current_step": True}])
+@pytest.mark.parametrize("name", schedulers.NAMES)
+def test_infill_keeps_the_known_chunks(sampler, options, name):
     template = np.random.default_rng(6).uniform(-1, 1, (2, 32, 8)).astype(np.float32)
     mask = np.zeros((2, 32), np.float32)
     mask[0, [0, 1, 2, 30, 31]] = 1.0
     mask[1, 10:20] = 1.0
-    filled, states = sampler.infill(template, mask, seed=9, num_intermediates=4, **options)
-    filled = filled.numpy()
+    filled, states = sampler.infill(template, mask, [9, 10], name, 6, num_intermediates=4, **options)
     known = mask.astype(bool)
     np.testing.assert_array_equal(filled[known], template[known])
     assert np.abs(filled[~known] - template[~known]).mean() > 0.05
     assert states.shape == (4, 2, 32, 8)
-    np.testing.assert_array_equal(sampler.infill(template, mask, seed=9, **options), filled)
+    np.testing.assert_array_equal(sampler.infill(template, mask, [9, 10], name, 6, **options), filled)
+    assert not np.array_equal(sampler.infill(template, mask, [9, 11], name, 6, **options)[1], filled[1])
 
 
-def test_ddim_infill_keeps_the_template_and_is_seeded(sampler):
-    template = synthetic_windows(3, 8, seed=4)
-    mask = np.ones(32, np.float32)
-    mask[8:24] = 0.0  # the paper's gap
-    first, states = sampler.ddim_infill(template, mask, seed=3, num_steps=4, num_intermediates=2)
-    first = first.numpy()
-    np.testing.assert_array_equal(first[:, mask == 1], template[:, mask == 1])
-    assert np.abs(first[:, mask == 0]).max() <= 1.0  # eta 0: the last step returns the clipped x̂0
-    assert not np.allclose(first[:, mask == 0], template[:, mask == 0])
-    assert states.shape == (2, 3, 32, 8)
-    np.testing.assert_array_equal(states[-1], first)
-    np.testing.assert_array_equal(sampler.ddim_infill(template, mask, seed=3, num_steps=4), first)
-    assert not np.array_equal(sampler.ddim_infill(template, mask, seed=4, num_steps=4), first)
-
-
-@pytest.mark.parametrize("ddim_options, ddpm_options", [
-    ({"clip_denoised": False}, {"ddpm_form": "paper"}),
-    ({"clip_denoised": True}, {"ddpm_form": "original"}),  # η = 1 is the posterior q(x_{t−1} | x_t, x̂0)
-    ({"clip_denoised": False, "uniform_start": True, "template_at_current_step": True},
-     {"ddpm_form": "paper", "uniform_start": True, "template_at_current_step": True}),
-])
-def test_ddim_infill_with_all_steps_and_eta_one_is_infill(sampler, ddim_options, ddpm_options):
+@pytest.mark.parametrize("original", [False, True])
+def test_infill_with_ddim_eta_one_over_all_steps_is_ddpm_infill(sampler, tiny_task, original):
     template = np.random.default_rng(6).uniform(-1, 1, (2, 32, 8)).astype(np.float32)
     mask = np.zeros(32, np.float32)
     mask[[0, 1, 2, 20, 31]] = 1.0
-    ddpm = sampler.infill(template, mask, seed=5, **ddpm_options).numpy()
-    ddim = sampler.ddim_infill(template, mask, seed=5, num_steps=sampler.schedule.num_steps, eta=1.0,
-                               **ddim_options).numpy()
+    options = {"uniform_start": original, "template_at_current_step": original}
+    ddpm = sampler.infill(template, mask, [5, 6], schedulers.DDPM(tiny_task.schedule, form="paper"), **options)
+    eta_one = schedulers.DDIM(tiny_task.schedule, eta=1.0, clip_denoised=False)
+    ddim = sampler.infill(template, mask, [5, 6], eta_one, tiny_task.schedule.num_steps, **options)
     np.testing.assert_allclose(ddim, ddpm, rtol=1e-4, atol=1e-4)
-    assert not np.allclose(ddim, sampler.ddim_infill(template, mask, seed=5, num_steps=sampler.schedule.num_steps,
-                                                     eta=0.0, **ddim_options), atol=1e-2)
 
 
 def test_xla_sampler_is_deterministic(tiny_task):
-    xla = DiffusionSampler(tiny_task.model, tiny_task.schedule, mode="xla")
-    a = xla.ddim(2, seed=1, num_steps=4).numpy()
-    np.testing.assert_array_equal(xla.ddim(2, seed=1, num_steps=4), a)
-    assert not np.array_equal(xla.ddim(2, seed=2, num_steps=4), a)
+    xla = make_sampler(tiny_task.model, tiny_task.config, jit_compile=True)
+    a = xla.sample([1, 2], "ddim", 4)
+    np.testing.assert_array_equal(xla.sample([1, 2], "ddim", 4), a)
+    assert not np.array_equal(xla.sample([2, 3], "ddim", 4), a)
 
 
-@pytest.mark.parametrize("mode", ["compiled", "xla"])
-def test_progress_runs_the_same_steps_in_blocks(tiny_task, monkeypatch, mode):
-    """With a `progress` callback the compiled loop runs in blocks (here one step each, the most boundaries):
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_progress_runs_the_same_steps_in_spans(tiny_task, monkeypatch, jit_compile):
+    """With a `progress` callback the compiled loop runs in spans (here one step each, the most boundaries):
     the callback sees every step once, in order, and the samples and recorded states are those of one call."""
-    from symdiff_tf.diffusion import samplers
-
-    sampler = DiffusionSampler(tiny_task.model, tiny_task.schedule, mode=mode)
-    num_steps = sampler.schedule.num_steps
-    whole_x, whole_states = sampler.ddpm(2, seed=4, num_intermediates=3)
-    monkeypatch.setattr(samplers, "PROGRESS_BLOCK_SECONDS", 0.0)
+    sampler = make_sampler(tiny_task.model, tiny_task.config, jit_compile=jit_compile)
+    num_steps = tiny_task.schedule.num_steps
+    whole_x, whole_states = sampler.sample([4, 5], "ddpm", num_intermediates=3)
+    monkeypatch.setattr(reverse, "PROGRESS_SPAN_SECONDS", 0.0)
     calls = []
-    x, states = sampler.ddpm(2, seed=4, num_intermediates=3, progress=lambda done, total: calls.append((done, total)))
+    x, states = sampler.sample([4, 5], "ddpm", num_intermediates=3,
+                               progress=lambda done, total: calls.append((done, total)))
     assert calls == [(done, num_steps) for done in range(1, num_steps + 1)]
     np.testing.assert_array_equal(x, whole_x)
     np.testing.assert_array_equal(states, whole_states)
@@ -301,7 +281,7 @@ def test_progress_runs_the_same_steps_in_blocks(tiny_task, monkeypatch, mode):
     mask = np.ones(32, np.float32)
     mask[8:24] = 0.0
     calls.clear()
-    filled = sampler.ddim_infill(template, mask, seed=3, num_steps=5, eta=0.5,
-                                 progress=lambda done, total: calls.append((done, total)))
+    filled = sampler.infill(template, mask, [3, 4], "dpm-solver++", 5,
+                            progress=lambda done, total: calls.append((done, total)))
     assert calls == [(done, 5) for done in range(1, 6)]
-    np.testing.assert_array_equal(filled, sampler.ddim_infill(template, mask, seed=3, num_steps=5, eta=0.5))
+    np.testing.assert_array_equal(filled, sampler.infill(template, mask, [3, 4], "dpm-solver++", 5))

@@ -151,17 +151,20 @@ def test_the_terminal_shows_table_1_and_what_to_run_next(trained, tmp_path, caps
 def test_a_ddim_sweep_adds_rows_that_start_from_the_ddim_rows_noise(trained, with_mdn):
     _, base = with_mdn  # --ddim-steps 3
     out = trained / "out_sweep"
-    swept = _evaluate(trained, out, "--ddim-sweep", "5", "3", "1")
+    swept = _evaluate(trained, out, "--ddim-sweep", "5", "3", "1", "--dpm-sweep", "4", "2")
     for setting in ("unconditional", "infilling"):
-        # the ddim row's 3 steps are not repeated; sweep rows follow ddim, by step count
-        assert list(swept[setting]) == ["train", "test", "ddpm", "ddim", "ddim-1", "ddim-5", "interpolation", "prior"]
+        # the ddim row's 3 steps are not repeated; sweep rows follow ddim, by scheduler and step count
+        assert list(swept[setting]) == ["train", "test", "ddpm", "ddim", "ddim-1", "ddim-5", "dpm-solver++-2",
+                                        "dpm-solver++-4", "interpolation", "prior"]
         assert swept[setting]["ddim"] == base[setting]["ddim"]
         assert swept[setting]["ddim-5"] != swept[setting]["ddim-1"]
+        assert swept[setting]["dpm-solver++-4"] != swept[setting]["ddim-5"]
     # ddim-5 is exactly the ddim row of a run with 5 steps: the same seeds, only the step count differs
     five = _evaluate(trained, trained / "out_five", "--ddim-steps", "5")
     assert swept["unconditional"]["ddim-5"] == five["unconditional"]["ddim"]
     assert swept["infilling"]["ddim-5"] == five["infilling"]["ddim"]
-    assert json.loads((out / "run.json").read_text())["ddim_sweep"] == [5, 3, 1]
+    assert json.loads((out / "run.json").read_text())["sweep"] == [["ddim", 5], ["ddim", 3], ["ddim", 1],
+                                                                   ["dpm-solver++", 4], ["dpm-solver++", 2]]
     assert "| ddim-5 |" in (out / "tables.md").read_text()
 
 
@@ -196,7 +199,7 @@ def test_split_is_for_tfds_data_only(trained, tmp_path, capsys):
 
 def test_a_ddim_sweep_step_count_below_1_is_refused(trained, tmp_path, capsys):
     assert cli.main(_evaluate_args(trained, tmp_path / "out", "--ddim-sweep", "0")) == 1
-    assert "--ddim-sweep 0: step counts must be at least 1" in capsys.readouterr().err
+    assert "--ddim-sweep/--dpm-sweep 0: step counts must be at least 1" in capsys.readouterr().err
 
 
 def _notes(pitches, durations) -> np.ndarray:
@@ -257,7 +260,7 @@ def test_a_scaler_that_does_not_fit_the_data_is_refused(trained, tmp_path, capsy
     LatentScaler((0, 1, 2), z_size=8, minimum=-1.0, maximum=1.0).save(tmp_path / "scaling.json")
     assert cli.main(_evaluate_args(trained, tmp_path / "out", "--scaler", str(tmp_path / "scaling.json"))) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "symdiff evaluate: windows have 4 dims, the latent scaler keeps 3")
+        f"symdiff evaluate: {tmp_path / 'scaling.json'}: keeps 3 latent dims, the network takes 4")
 
 
 def test_gap_frames_are_those_touching_the_infilled_bars():

@@ -12,16 +12,17 @@ import sys
 import numpy as np
 import pytest
 
-from symdiff_tf import cli
-from symdiff_tf.generation.generator import Generator, Melodies
+from symdiff_tf import cli, musicvae
+from symdiff_tf.diffusion.inference import open_run
+from symdiff_tf.generation.pipeline import Melodies, Pipeline
 from symdiff_tf.generation.song import song_window
 from symdiff_tf.musicvae.identity import vae_content_hash
-from test_generation import KEPT_DIMS, make_tiny_run
+from conftest import TINY_KEPT_DIMS as KEPT_DIMS
 
 SEEDS = np.array([3, 8], np.int32)
-KEEP = np.zeros((2, 32), bool)
-KEEP[:, :8] = KEEP[:, 24:] = True  # the paper's setting: 16 bars kept on each side
-KEEP[1, 8:12] = True
+KEEP = np.zeros((2, 64), bool)  # per bar, true = keep
+KEEP[:, :16] = KEEP[:, 48:] = True  # the paper's setting: 16 bars kept on each side
+KEEP[1, 16:25] = True  # and 9 more: bar 25 is half of a chunk, kept by pasting it back
 
 # in a process that has imported nothing but TensorFlow and numpy: run each call of the plan through
 # tf.saved_model.load and through a graph-mode session on the signature_defs, and each bad input
@@ -63,13 +64,13 @@ json.dump({"errors": errors, "ours": sorted(m for m in sys.modules if m.split(".
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """(bundle folder, library `Generator`, vae path, run folder, work folder with the inputs)."""
+def exported(tmp_path_factory, tiny_run):
+    """(bundle folder, library `Pipeline`, vae path, run folder, work folder with the inputs)."""
     root = tmp_path_factory.mktemp("export")
-    vae_path, run = make_tiny_run(root)
+    vae_path, run = tiny_run
     bundle = root / "served" / "symdiff" / "1"
     assert cli.main(["export", "--vae", str(vae_path), "--diffusion", str(run), "--out", str(bundle)]) == 0
-    return bundle, Generator.from_files(vae_path, run), vae_path, run, root
+    return bundle, Pipeline(open_run(run), musicvae.load(vae_path)), vae_path, run, root
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +79,23 @@ def calls(exported, pop909_dir):
     _, generator, *_ = exported
     song = song_window(pop909_dir / "003.mid", (17, 48), track="MELODY").tokens
     songs = np.stack([song, np.roll(song, 3, axis=0)])
-    sampled = generator.sample(SEEDS, steps=3)
+    sampled = generator.sample(SEEDS, generator.options(scheduler="ddim", steps=3))
 
-    def scalars(steps, temperature):
-        return {"steps": np.array(steps, np.int32), "temperature": np.array(temperature, np.float32)}
+    def scalars(scheduler, steps, temperature, eta=0.0):
+        return {"scheduler": np.array(scheduler), "steps": np.array(steps, np.int32),
+                "eta": np.array(eta, np.float32), "temperature": np.array(temperature, np.float32)}
 
     return {
-        "sample_ddim": ("sample", {"seeds": SEEDS, **scalars(3, 0.0)}, sampled),
-        "serving_default": ("serving_default", {"seeds": SEEDS, **scalars(3, 0.0)}, sampled),
-        "sample_ddpm_warm": ("sample", {"seeds": SEEDS, **scalars(20, 0.8)},
-                             generator.sample(SEEDS, steps=20, temperature=0.8)),
-        "infill": ("infill", {"tokens": songs, "mask": KEEP, "seeds": SEEDS, **scalars(3, 0.0)},
-                   generator.infill(songs, KEEP, SEEDS, steps=3)),
+        "sample_ddim": ("sample", {"seeds": SEEDS, **scalars("ddim", 3, 0.0)}, sampled),
+        "sample_dpm": ("sample", {"seeds": SEEDS, **scalars("dpm-solver++", 4, 0.0)},
+                       generator.sample(SEEDS, generator.options(scheduler="dpm-solver++", steps=4))),
+        "ddim_with_eta": ("sample", {"seeds": SEEDS, **scalars("ddim", 4, 0.0, eta=0.7)},
+                            generator.sample(SEEDS, generator.options(scheduler="ddim", steps=4, eta=0.7))),
+        "serving_default": ("serving_default", {"seeds": SEEDS}, generator.sample(SEEDS)),
+        "sample_ddpm_warm": ("sample", {"seeds": SEEDS, **scalars("ddpm", 20, 0.8)},
+                             generator.sample(SEEDS, generator.options(scheduler="ddpm", temperature=0.8))),
+        "infill": ("infill", {"tokens": songs, "mask": KEEP, "seeds": SEEDS, **scalars("ddim", 3, 0.0)},
+                   generator.infill(songs, KEEP, SEEDS, generator.options(scheduler="ddim", steps=3))),
         "encode": ("encode", {"tokens": songs}, generator.encode(songs)),
         "decode": ("decode", {"latents": sampled.latents, "temperature": np.array(0.0, np.float32)},
                    generator.decode(sampled.latents)),
@@ -110,11 +116,15 @@ BAD = {  # name → (signature, the call to change, input → new value, what th
                                 "tokens: expected int32 [batch, 32, 32]"),
     "token 90": ("infill", "infill", {"tokens": np.full((2, 32, 32), 90, np.int32)},
                  "tokens: expected class indices 0..89"),
-    "mask keeps everything": ("infill", "infill", {"mask": np.ones((2, 32), bool)},
-                              "mask: expected each melody to keep at least one chunk (true) and regenerate"),
-    "mask keeps nothing": ("infill", "infill", {"mask": KEEP & np.array([[True], [False]])},
-                           "mask: expected each melody to keep at least one chunk (true) and regenerate"),
-    "mask of a wrong shape": ("infill", "infill", {"mask": KEEP[:, :16]}, "mask: expected bool [batch, 32]"),
+    "mask keeps everything": ("infill", "infill", {"mask": np.ones((2, 64), bool)},
+                              "mask: expected each melody to regenerate at least one bar"),
+    "mask of a wrong shape": ("infill", "infill", {"mask": KEEP[:, :32]}, "mask: expected bool [batch, 64]"),
+    "unknown scheduler": ("sample", "sample_ddim", {"scheduler": np.array("euler")},
+                          "scheduler: expected one of ddpm, ddim, dpm-solver++"),
+    "eta for ddpm": ("sample", "sample_ddpm_warm", {"eta": np.array(0.5, np.float32)},
+                     "eta: only ddim has an eta; give 0 for the other schedulers"),
+    "negative eta": ("sample", "sample_ddim", {"eta": np.array(-0.5, np.float32)},
+                     "eta: expected a finite number >= 0"),
     "mask for another batch": ("infill", "infill", {"mask": KEEP[:1]},
                                "mask: expected one entry per melody, as many as tokens has"),
     "seeds for another batch": ("infill", "infill", {"seeds": SEEDS[:1]},
@@ -174,8 +184,9 @@ def _check_outputs(outputs, expected, name):
         for key, value in zip(("mu", "sigma"), expected):
             np.testing.assert_allclose(outputs[key], value, rtol=1e-5, atol=1e-5, err_msg=name)
         return
-    assert sorted(outputs) == ["ends", "midi_bytes", "num_notes", "pitches", "starts", "tokens"]
+    assert sorted(outputs) == ["ends", "latents", "midi_bytes", "num_notes", "pitches", "starts", "tokens"]
     np.testing.assert_array_equal(outputs["tokens"], expected.tokens, err_msg=name)
+    np.testing.assert_allclose(outputs["latents"], expected.latents, atol=2e-5, err_msg=name)
     for index in range(len(expected)):
         count = outputs["num_notes"][index]
         found = [outputs[key][index, :count] for key in ("starts", "ends", "pitches")]
@@ -197,9 +208,11 @@ def test_the_bundle_is_in_the_serving_layout_with_its_provenance(exported):
         "config.yaml", "latent_scaling.json", "provenance.json"]
     provenance = json.loads((bundle / "assets" / "provenance.json").read_text())
     assert provenance["vae_content_hash"] == vae_content_hash(generator.vae)
-    assert provenance["training_steps"] == 2 and provenance["data"] == str(root / "windows.npz")
+    assert provenance["training_steps"] == 2 and provenance["data"] == str(run.parent / "windows.npz")
     assert provenance["latent_scaling"]["kept_dims"] == list(KEPT_DIMS)
     assert provenance["sampler"]["num_diffusion_steps"] == 20 and provenance["packages"]["tensorflow"]
+    assert provenance["sampler"]["schedulers"] == ["ddpm", "ddim", "dpm-solver++"]
+    assert (provenance["sampler"]["default_scheduler"], provenance["sampler"]["default_steps"]) == ("ddpm", 20)
     assert (bundle / "assets" / "config.yaml").read_text() == (run / "config.yaml").read_text()
     with pytest.raises(ValueError, match="already holds files; pick the next VERSION"):
         cli_main_raising(["export", "--vae", str(vae_path), "--diffusion", str(run), "--out", str(bundle)])
@@ -225,7 +238,7 @@ def test_bundle_outputs_become_library_melodies(fresh_process, calls, tmp_path):
     folder, _ = fresh_process
     outputs = _loaded_outputs(folder, "v2", "infill")
     melodies = Melodies.from_notes(outputs["tokens"], outputs["pitches"], outputs["starts"], outputs["ends"],
-                                   outputs["num_notes"], np.repeat(KEEP, 2, axis=1))
+                                   outputs["num_notes"], KEEP, outputs["midi_bytes"])
     expected = calls["infill"][2]
     for index in range(2):
         for got, want in zip(melodies.notes(index), expected.notes(index)):
@@ -233,12 +246,12 @@ def test_bundle_outputs_become_library_melodies(fresh_process, calls, tmp_path):
     assert len(melodies.write(tmp_path, ["a", "b"], grid=None)) == 4
 
 
-def test_infill_gives_back_the_kept_chunks_token_for_token(fresh_process, calls):
+def test_infill_gives_back_the_kept_bars_token_for_token(fresh_process, calls):
     folder, _ = fresh_process
-    tokens = np.load(folder / "v2_infill_tokens.npy")
-    songs = calls["infill"][1]["tokens"]
-    np.testing.assert_array_equal(tokens[KEEP], songs[KEEP])
-    assert all((tokens[i][~KEEP[i]] != songs[i][~KEEP[i]]).any() for i in range(2))
+    bars = np.load(folder / "v2_infill_tokens.npy").reshape(2, 64, 16)
+    songs = calls["infill"][1]["tokens"].reshape(2, 64, 16)
+    np.testing.assert_array_equal(bars[KEEP], songs[KEEP])  # bar 25 of melody 1 too: half of a generated chunk
+    assert all((bars[i][~KEEP[i]] != songs[i][~KEEP[i]]).any() for i in range(2))
 
 
 def test_midi_bytes_read_by_note_seq(fresh_process):
@@ -271,7 +284,8 @@ def test_keras_tfsm_layer_runs_the_endpoints(exported, calls):
     bundle = exported[0]
     sample = keras.layers.TFSMLayer(str(bundle), call_endpoint="sample")
     _, inputs, expected = calls["sample_ddim"]
-    outputs = sample(inputs["seeds"], steps=inputs["steps"], temperature=inputs["temperature"])
+    outputs = sample(inputs["seeds"], scheduler=inputs["scheduler"], steps=inputs["steps"], eta=inputs["eta"],
+                     temperature=inputs["temperature"])
     _check_outputs({key: np.asarray(value) for key, value in outputs.items()}, expected, "sample_ddim")
     encode = keras.layers.TFSMLayer(str(bundle), call_endpoint="encode")
     _, inputs, expected = calls["encode"]
@@ -285,7 +299,8 @@ def test_saved_model_cli_shows_every_signature(exported):
     assert shown.returncode == 0, shown.stderr[-3000:]
     for signature in ("sample", "serving_default", "infill", "encode", "decode"):
         assert f"signature_def['{signature}']" in shown.stdout
-    for name in ("seeds", "steps", "temperature", "tokens", "mask", "latents", "midi_bytes", "num_notes", "mu"):
+    for name in ("seeds", "scheduler", "steps", "eta", "temperature", "tokens", "mask", "latents", "midi_bytes",
+                 "num_notes", "mu"):
         assert f"['{name}']" in shown.stdout
 
 

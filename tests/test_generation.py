@@ -1,55 +1,29 @@
-"""The generation path (`symdiff_tf.generation`): one seed per melody drawn as `DiffusionSampler` draws a batch of
-one, the graph ops for rests, joins and notes against the melody layer's numpy, a user's song as an infilling
-window, and the library's `Generator` end to end on a tiny MusicVAE and a tiny trained diffusion run."""
+"""The generation pipeline (`symdiff_tf.generation`): one seed per melody whatever the batch, the graph ops for
+rests, joins and notes against the melody layer's numpy, and `Pipeline` end to end on a tiny MusicVAE and a tiny
+trained diffusion run (`tiny_run` in conftest.py)."""
 import numpy as np
 import pretty_midi
 import pytest
 import tensorflow as tf
 
-from symdiff_tf import cli, musicvae
-from symdiff_tf.data.scaler import LatentScaler
+from symdiff_tf import musicvae
 from symdiff_tf.data.sources import synthetic_windows
-from symdiff_tf.diffusion.samplers import ddim_timesteps
-from symdiff_tf.generation import noise, sampler, tokens
+from symdiff_tf.diffusion import schedulers
+from symdiff_tf.diffusion.inference import open_run, rests_encoded
+from symdiff_tf.generation import tokens
 from symdiff_tf.generation.codec import LatentCodec
-from symdiff_tf.generation.generator import Generator
-from symdiff_tf.generation.run import rests_encoded
+from symdiff_tf.generation.pipeline import Pipeline
 from symdiff_tf.generation.song import parse_bars, song_window
 from symdiff_tf.melody import file_to_chunks
 from symdiff_tf.melody.chunks import NUM_CLASSES, rest_chunks
 from symdiff_tf.melody.render import SECONDS_PER_STEP, tokens_to_notes
-from symdiff_tf.paths import REPO_ROOT
-
-TINY = str(REPO_ROOT / "configs" / "tiny.yaml")
-KEPT_DIMS = (0, 2, 5, 6)  # of the tiny VAE's 8; the other four are refilled before decoding
-
-
-def make_tiny_run(root):
-    """A tiny MusicVAE file and a diffusion run trained for 2 steps by `symdiff train`, with its latent scaling.
-    Returns (vae path, run directory)."""
-    import keras
-
-    keras.utils.set_random_seed(3)
-    vae = musicvae.build_model("tiny")
-    rng = np.random.default_rng(4)
-    for variable in vae.trainable_variables:  # large weights: every latent decodes to another melody
-        variable.assign(rng.normal(0.0, 1.0, variable.shape).astype(np.float32))
-    more_holds = np.eye(NUM_CLASSES, dtype=np.float32)[0] * 3.0  # "no event" often: notes of many lengths
-    vae.output_projection.bias.assign(vae.output_projection.bias + more_holds)
-    vae.save(root / "vae.keras")
-    data = root / "windows.npz"
-    np.savez(data, train=synthetic_windows(24, len(KEPT_DIMS), seed=2))
-    run = root / "ddpm"
-    assert cli.main(["train", "--config", TINY, "--data", str(data), "--workdir", str(run), "--max-steps", "2",
-                     "--no-progress", "--set", f"ddpm.model.latent_dim={len(KEPT_DIMS)}"]) == 0
-    LatentScaler(KEPT_DIMS, z_size=vae.z_size, minimum=-2.5, maximum=2.0).save(run)
-    return root / "vae.keras", run
+from conftest import TINY_KEPT_DIMS as KEPT_DIMS
 
 
 @pytest.fixture(scope="module")
-def generator(tmp_path_factory):
-    vae_path, run = make_tiny_run(tmp_path_factory.mktemp("generation"))
-    return Generator.from_files(vae_path, run, batch_size=4)
+def generator(tiny_run):
+    vae_path, run = tiny_run
+    return Pipeline(open_run(run), musicvae.load(vae_path), batch_size=4)
 
 
 @pytest.fixture(scope="module")
@@ -59,40 +33,45 @@ def pop909_windows(pop909_dir):
 
 
 @pytest.mark.parametrize("num_diffusion_steps", [20, 1000])
-def test_ddim_steps_in_the_graph_are_the_librarys(num_diffusion_steps):
-    steps_of = tf.function(lambda count: sampler.ddim_timesteps(count, num_diffusion_steps),
+def test_spaced_steps_in_the_graph_are_numpys(num_diffusion_steps):
+    steps_of = tf.function(lambda count: schedulers.spaced_timesteps(count, num_diffusion_steps),
                            input_signature=[tf.TensorSpec([], tf.int32)])
     for count in range(1, num_diffusion_steps + 1):
-        np.testing.assert_array_equal(steps_of(count), ddim_timesteps(count, num_diffusion_steps), err_msg=count)
+        expected = np.round(np.linspace(num_diffusion_steps, 1, count)).astype(np.int32)
+        np.testing.assert_array_equal(steps_of(count), expected, err_msg=count)
+        assert len(np.unique(expected)) == count
 
 
-def test_each_melody_is_the_library_samplers_batch_of_one(generator):
-    seeded, library = generator.sampler, generator.run.sampler
+@pytest.mark.parametrize("scheduler, steps", [("ddpm", 20), ("ddpm", 5), ("ddim", 3), ("dpm-solver++", 4)])
+def test_each_melody_is_its_own_batch_of_one(generator, scheduler, steps):
+    sampler = generator.sampler
     seeds = [5, 9]
-    pairs = noise.seed_pairs(seeds)
-    form = generator.run.config.sampling.ddpm_form
-    runs = {
-        seeded.num_steps: (seeded.sample(pairs, seeded.num_steps),
-                           [library.ddpm(1, seed, ddpm_form=form) for seed in seeds]),
-        3: (seeded.sample(pairs, 3), [library.ddim(1, seed, num_steps=3, eta=seeded.ddim_eta) for seed in seeds]),
-    }
+    batch = sampler.sample(seeds, scheduler, steps)
+    alone = np.concatenate([sampler.sample([seed], scheduler, steps) for seed in seeds])
+    np.testing.assert_allclose(batch, alone, atol=2e-5)
+    assert not np.allclose(batch[0], batch[1])
     template = synthetic_windows(2, len(KEPT_DIMS), seed=7)
-    mask = np.zeros((2, 32), bool)
-    mask[:, :10] = True
-    mask[1, 20:] = True
-    infilled = {
-        seeded.num_steps: (seeded.infill(template, mask, pairs, seeded.num_steps),
-                           [library.infill(template[i:i + 1], mask[i], seed, ddpm_form=form)
-                            for i, seed in enumerate(seeds)]),
-        4: (seeded.infill(template, mask, pairs, 4),
-            [library.ddim_infill(template[i:i + 1], mask[i], seed, num_steps=4, eta=seeded.ddim_eta)
-             for i, seed in enumerate(seeds)]),
-    }
-    for steps, (batch, alone) in [*runs.items(), *infilled.items()]:
-        np.testing.assert_allclose(batch, np.concatenate(alone), atol=2e-5, err_msg=f"{steps} steps")
-    for i in range(2):
-        np.testing.assert_array_equal(np.asarray(infilled[4][0])[i][mask[i]], template[i][mask[i]])
-    assert not np.allclose(runs[3][0][0], runs[3][0][1])
+    keep = np.zeros((2, 32), np.float32)
+    keep[:, :10] = 1
+    keep[1, 20:] = 1
+    infilled = sampler.infill(template, keep, seeds, scheduler, steps)
+    alone = np.concatenate([sampler.infill(template[i:i + 1], keep[i], [seed], scheduler, steps)
+                            for i, seed in enumerate(seeds)])
+    np.testing.assert_allclose(infilled, alone, atol=2e-5)
+    for i in range(2):  # the infilling loop gives back the kept chunks' latents exactly
+        np.testing.assert_array_equal(infilled[i][keep[i] == 1], template[i][keep[i] == 1])
+        assert not np.allclose(infilled[i][keep[i] == 0], template[i][keep[i] == 0])
+
+
+def test_the_graph_pipeline_is_the_latent_samplers_loop(generator):
+    """`Pipeline.sample` (one graph, the scheduler chosen inside it) gives the latents of `LatentSampler.sample`
+    (one compiled loop per scheduler, run in progress spans)."""
+    for name, steps in (("ddpm", 20), ("ddim", 3), ("dpm-solver++", 5)):
+        spans = []
+        melodies = generator.sample([3, 8], generator.options(scheduler=name, steps=steps))
+        latents = generator.sampler.sample([3, 8], name, steps, progress=lambda done, total: spans.append(done))
+        np.testing.assert_allclose(melodies.latents, latents, atol=2e-5, err_msg=name)
+        assert spans[0] == 1 and spans[-1] == steps  # a first span of one step, then longer ones
 
 
 def test_rest_flags_in_the_graph_are_the_melody_layers(pop909_windows):
@@ -135,41 +114,11 @@ def test_notes_and_joins_in_the_graph(pop909_windows):
     assert empty["pitches"].shape == (2, 0) and list(empty["num_notes"]) == [0, 0]
 
 
-def test_song_window_keeps_the_bars_around_the_gap(pop909_dir):
-    song = pop909_dir / "003.mid"
-    chunks = file_to_chunks(song, "MELODY")[0]
-    window = song_window(song, parse_bars("17-48"), track="MELODY")
-    np.testing.assert_array_equal(window.tokens, chunks[:32])
-    assert window.input_bars == 64 and window.track == "MELODY"
-    np.testing.assert_array_equal(np.flatnonzero(~window.keep_bars), np.arange(16, 48))
-    short = song_window(pop909_dir / "002.mid", (9, 12), track="MELODY", melody=1)
-    assert short.input_bars == 30
-    np.testing.assert_array_equal(short.tokens[:15], file_to_chunks(pop909_dir / "002.mid", "MELODY")[1])
-    assert not short.tokens[15:].any()
-    np.testing.assert_array_equal(np.flatnonzero(short.keep_bars), [*range(8), *range(12, 30)])
-    later = song_window(song, (40, 41), track="MELODY", start_bar=3)
-    np.testing.assert_array_equal(later.tokens[:31], chunks[1:32])
-    assert later.input_bars == 62 and not later.keep_bars[37:39].any() and later.keep_bars[36]
-
-
-@pytest.mark.parametrize("bars, options, message", [
-    ("0-4", {}, "1 <= A <= B"),
-    ("10-5", {}, "1 <= A <= B"),
-    ("x", {}, "expected A-B"),
-    ("60-70", {}, "the model sees 64 bars, here 1-64"),
-    ("5-8", {"start_bar": 2}, "odd bar"),
-    ("5-8", {"melody": 3}, "has 2 melodies"),
-])
-def test_song_window_says_what_is_wrong(pop909_dir, bars, options, message):
-    with pytest.raises(ValueError, match=message):
-        song_window(pop909_dir / "002.mid", parse_bars(bars), track="MELODY", **options)
-
-
 def test_template_rests_follow_the_runs_training_data(generator, pop909_dir):
     window = song_window(pop909_dir / "001.mid", (1, 2), track="MELODY").tokens[None]
     rests = rest_chunks(window[0])
     assert 0 < rests.sum() < 32
-    scaler = generator.run.scaler
+    scaler = generator.model.scaler
     kept_mu = generator.encode(window)[0][0][:, list(KEPT_DIMS)]
     template = generator.template(window)[0]  # the tiny run's data (.npz) holds rests as zero latents
     np.testing.assert_allclose(template[rests], np.full((rests.sum(), len(KEPT_DIMS)), scaler.scale(0.0)), rtol=1e-6)
@@ -178,39 +127,48 @@ def test_template_rests_follow_the_runs_training_data(generator, pop909_dir):
     np.testing.assert_allclose(encoded, scaler.scale(kept_mu), rtol=1e-5, atol=1e-5)
     assert rests_encoded("tfds:lakh_midi/latents_0123abcd-beats-track_MELODY-split_pop909-rests_encoded@~/data")
     assert not any(rests_encoded(spec) for spec in ("tfds:lakh_midi/latents_0123abcd-beats@~/d", "w.npz", None))
-    assert not generator.run.rests_encoded
+    assert not generator.model.rests_encoded
 
 
 def test_sampling_is_one_seed_per_melody(generator):
-    both = generator.sample([4, 11], steps=3)
-    again = generator.sample([4, 11], steps=3)
-    alone = generator.sample([11], steps=3)
+    ddim3 = generator.options(scheduler="ddim", steps=3)
+    both = generator.sample([4, 11], ddim3)
+    again = generator.sample([4, 11], ddim3)
+    alone = generator.sample([11], ddim3)
     np.testing.assert_array_equal(both.tokens, again.tokens)
     np.testing.assert_array_equal(both.tokens[1], alone.tokens[0])
     np.testing.assert_allclose(both.latents[1], alone.latents[0], atol=2e-5)
     assert (both.tokens[0] != both.tokens[1]).mean() > 0.2
     assert both.tokens.shape == (2, 32, 32) and both.latents.shape == (2, 32, len(KEPT_DIMS))
-    ddpm = generator.sample([4], steps=None)  # the run's default: DDPM over all 20 steps
-    assert generator.default_steps == 20 and (ddpm.tokens != both.tokens[:1]).any()
+    default = generator.options()  # the run's default: its sampling.method (tiny.yaml: ddpm) over all 20 steps
+    assert (default.scheduler, default.steps) == ("ddpm", 20)
+    assert (generator.sample([4]).tokens != both.tokens[:1]).any()
+
+
+def test_options_have_one_set_of_defaults(generator):
+    assert generator.options(scheduler="ddim") == generator.options(scheduler="ddim", steps=5, eta=0.0)
+    assert generator.options(scheduler="dpm-solver++").steps == 20
+    assert generator.options(scheduler="ddim", eta=0.5).describe() == "ddim, 5 steps, eta 0.5, temperature 0"
 
 
 def test_temperature_samples_the_decoder_reproducibly(generator):
-    greedy = generator.sample([6], steps=3)
-    warm = generator.sample([6], steps=3, temperature=1.0)
-    np.testing.assert_array_equal(warm.tokens, generator.sample([6], steps=3, temperature=1.0).tokens)
+    greedy = generator.sample([6], generator.options(scheduler="ddim", steps=3))
+    warm_options = generator.options(scheduler="ddim", steps=3, temperature=1.0)
+    warm = generator.sample([6], warm_options)
+    np.testing.assert_array_equal(warm.tokens, generator.sample([6], warm_options).tokens)
     np.testing.assert_array_equal(warm.latents, greedy.latents)
     assert (warm.tokens != greedy.tokens).mean() > 0.2
 
 
 def test_decode_of_sampled_latents_is_sample_with_seed_0(generator):
-    sampled = generator.sample([0, 0], steps=3, temperature=0.7)
+    sampled = generator.sample([0, 0], generator.options(scheduler="ddim", steps=3, temperature=0.7))
     np.testing.assert_array_equal(generator.decode(sampled.latents, temperature=0.7).tokens, sampled.tokens)
 
 
 @pytest.mark.parametrize("bars", ["17-48", "18-47"])
 def test_infill_gives_back_the_kept_bars_of_the_song(generator, pop909_dir, bars):
     window = song_window(pop909_dir / "003.mid", parse_bars(bars), track="MELODY")
-    filled = generator.infill(window.tokens, window.keep_bars, [21], steps=3)
+    filled = generator.infill(window.tokens, window.keep_bars, [21], generator.options(scheduler="ddim", steps=3))
     kept_steps = np.repeat(window.keep_bars, 16).reshape(32, 32)
     np.testing.assert_array_equal(filled.tokens[0][kept_steps], window.tokens[kept_steps])
     assert (filled.tokens[0][~kept_steps] != window.tokens[~kept_steps]).any()
@@ -228,14 +186,15 @@ def test_infill_gives_back_the_kept_bars_of_the_song(generator, pop909_dir, bars
 
 def test_infill_continues_a_short_song(generator, pop909_dir):
     window = song_window(pop909_dir / "002.mid", (31, 64), track="MELODY", melody=1)
-    filled = generator.infill(window.tokens, window.keep_bars, [2], steps=3)
+    filled = generator.infill(window.tokens, window.keep_bars, [2], generator.options(scheduler="dpm-solver++",
+                                                                                      steps=3))
     np.testing.assert_array_equal(filled.tokens[0][:15], window.tokens[:15])
     assert filled.tokens[0][15:].any()
     np.testing.assert_array_equal(filled.real_bars[0], window.keep_bars)
 
 
 def test_written_files_hold_the_notes(generator, tmp_path):
-    melodies = generator.sample([1, 2], steps=3)
+    melodies = generator.sample([1, 2], generator.options(scheduler="ddim", steps=3))
     written = melodies.write(tmp_path, ["one", "two"])
     assert sorted(path.name for path in written) == ["one.mid", "one.png", "pianorolls.png", "two.mid", "two.png"]
     for index, name in enumerate(["one", "two"]):
@@ -248,12 +207,14 @@ def test_written_files_hold_the_notes(generator, tmp_path):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda g: g.sample([1], steps=21), "steps must lie in 1..20"),
-    (lambda g: g.sample([1], steps=0), "steps must lie in 1..20"),
-    (lambda g: g.sample([1], temperature=-0.5), "temperature must be a finite number >= 0"),
+    (lambda g: g.options(steps=21), r"--steps 21: expected 1..20"),
+    (lambda g: g.options(steps=0), r"--steps 0: expected 1..20"),
+    (lambda g: g.options(temperature=-0.5), "--temperature -0.5: expected a finite number >= 0"),
+    (lambda g: g.options(scheduler="ddpm", eta=0.5), "--eta 0.5: the ddpm scheduler has no eta"),
+    (lambda g: g.options(scheduler="euler"), "--scheduler 'euler': expected one of ddpm, ddim, dpm-solver"),
+    (lambda g: g.options(scheduler="ddim", eta=-1), "--eta -1: expected a number >= 0"),
     (lambda g: g.sample([]), "seeds must be a non-empty list of ints"),
-    (lambda g: g.infill(np.zeros((32, 32), int), np.ones(32, bool), [1]), "regenerate at least one bar"),
-    (lambda g: g.infill(np.zeros((32, 32), int), np.arange(64) == 3, [1]), "keep at least one whole chunk"),
+    (lambda g: g.infill(np.zeros((32, 32), int), np.ones(32, bool), [1]), "regenerate at least one"),
     (lambda g: g.infill(np.zeros((32, 31), int), np.arange(32) < 3, [1]), r"tokens must be ints \[batch, 32, 32\]"),
     (lambda g: g.infill(np.full((32, 32), 90), np.arange(32) < 3, [1]), "class indices 0..89"),
     (lambda g: g.infill(np.zeros((2, 32, 32), int), np.arange(32) < 3, [1]), "1 seeds for 2 melodies"),

@@ -46,12 +46,13 @@ def make_sampler(model, config: DDPMConfig, jit_compile: bool = False) -> Latent
 
 
 def open_run(path, config_file=None, overrides=(), precision: str = "none", jit_compile: bool = False,
-             scaler_file=None) -> DiffusionModel:
+             scaler_file=None, with_scaler: bool = True) -> DiffusionModel:
     """Opens the diffusion run at `path`: a run directory, its `checkpoints/` folder, a checkpoint prefix or an
     artifact folder `RUN/inference/step_N`. `config_file`: a config with a `ddpm:` section (None: the run's own);
     `precision`: "none", "bfloat16" or "float16" (the network only; the scheduler arithmetic stays float32);
-    `scaler_file`: a latent_scaling.json to use instead of the run's (the artifact's, else the run directory's).
-    ValueError naming the file when a part is missing or does not fit."""
+    `scaler_file`: a latent_scaling.json to use instead of the run's (the artifact's, else the run directory's);
+    `with_scaler=False`: none (scaler None), for latents in and out. ValueError naming the file when a part is
+    missing or does not fit."""
     from symdiff_tf.config import load_section, load_yaml
     from symdiff_tf.data.latent_config import LatentDataConfig
     from symdiff_tf.data.scaler import SCALER_FILENAME, LatentScaler
@@ -61,24 +62,38 @@ def open_run(path, config_file=None, overrides=(), precision: str = "none", jit_
     run_config = found.config_file
     if run_config is None:
         raise ValueError(f"{path}: no {run_dir.CONFIG_FILENAME}; expected the run directory of `symdiff train`")
-    if scaler_file is None:
-        candidates = [folder / SCALER_FILENAME for folder in (found.artifact, found.root) if folder is not None]
-        scaler_file = next((p for p in candidates if p.is_file()), None)
+    if scaler_file is None and with_scaler:
+        scaler_file = run_scaler_file(path)
         if scaler_file is None:
             raise ValueError(f"{found.root / SCALER_FILENAME}: missing; the run's latent scaling is needed to decode "
                              "its latents (`symdiff train --data tfds:...` writes it; or pass a scaler file)")
-    scaler = LatentScaler.load(scaler_file)
     trained = load_network(DDPM_NETWORK, path, config_file, overrides, precision)
     sampler = make_sampler(trained.model, trained.config, jit_compile)
-    if sampler.window_shape[1] != len(scaler.kept_dims):
-        raise ValueError(f"{path}: the network takes {sampler.window_shape[1]} latent dims, the latent scaling "
-                         f"{scaler_file} keeps {len(scaler.kept_dims)}")
+    scaler = checked_scaler(LatentScaler.load(scaler_file), sampler, scaler_file) if with_scaler else None
     info = trained.info
     steps = info.get("step", run_dir.checkpoint_step(found.checkpoint) if found.checkpoint else None)
     recorded = {key: value for key, value in load_yaml(run_config).items() if not isinstance(value, dict)}
     return DiffusionModel(pathlib.Path(path), trained.config, sampler, scaler,
                           load_section(LatentDataConfig, run_config, "latents", required=False), steps,
                           info.get("vae_content_hash"), rests_encoded(recorded.get("data")), run_config, recorded)
+
+
+def run_scaler_file(path) -> pathlib.Path | None:
+    """The latent_scaling.json of the run at `path`: its artifact's, else its run directory's; None if neither."""
+    from symdiff_tf.data.scaler import SCALER_FILENAME
+    from symdiff_tf.models_common import run_dir
+
+    found = run_dir.locate(path)
+    candidates = [folder / SCALER_FILENAME for folder in (found.artifact, found.root) if folder is not None]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def checked_scaler(scaler, sampler: LatentSampler, source):
+    """`scaler` when it keeps as many dims as the network takes, else ValueError naming `source`."""
+    if sampler.window_shape[1] != len(scaler.kept_dims):
+        raise ValueError(f"{source}: keeps {len(scaler.kept_dims)} latent dims, the network takes "
+                         f"{sampler.window_shape[1]}")
+    return scaler
 
 
 def rests_encoded(data_spec) -> bool:

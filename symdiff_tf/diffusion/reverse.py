@@ -159,13 +159,14 @@ class LatentSampler(SamplingDefaults):
         return x
 
     # ----- numpy in, numpy out (progress bars, intermediate states) --------------------------------------
-    def sample(self, seeds, scheduler: str | None = None, steps: int | None = None, eta=None,
-               num_intermediates: int = 0, progress=None):
-        """One window per seed (int `[B]`). scheduler/steps/eta: None for the model's defaults. progress: None
-        or `progress(steps_done, total_steps)`. Returns x_0 `[B, L, k]`, or (x_0, states `[K, B, L, k]`)."""
+    def sample(self, seeds, scheduler=None, steps: int | None = None, eta=None, num_intermediates: int = 0,
+               progress=None):
+        """One window per seed (int `[B]`). scheduler: a name of `schedulers.NAMES` or a `Scheduler` object;
+        scheduler/steps/eta None: the model's defaults. progress: None or `progress(steps_done, total_steps)`.
+        Returns x_0 `[B, L, k]`, or (x_0, states `[K, B, L, k]`)."""
         return self._generate(seeds, scheduler, steps, eta, None, None, False, False, num_intermediates, progress)
 
-    def infill(self, template, keep_chunks, seeds, scheduler: str | None = None, steps: int | None = None,
+    def infill(self, template, keep_chunks, seeds, scheduler=None, steps: int | None = None,
                eta=None, uniform_start: bool = False, template_at_current_step: bool = False,
                num_intermediates: int = 0, progress=None):
         """Algorithm 1: regenerates the chunks where `keep_chunks` (`[L]` or `[B, L]`, 1 = keep) is 0 of the scaled
@@ -178,9 +179,13 @@ class LatentSampler(SamplingDefaults):
 
     def _generate(self, seeds, name, steps, eta, template, keep, uniform_start, template_at_current_step,
                   num_intermediates, progress):
-        name = name or self.default_scheduler
-        scheduler = self.scheduler(name, eta)
-        steps = self.check_steps(self.default_steps(name) if steps is None else steps)
+        if isinstance(name, schedulers.Scheduler):
+            scheduler = name
+            steps = self.check_steps(scheduler.default_steps(self.sampling.ddim_steps) if steps is None else steps)
+        else:
+            name = name or self.default_scheduler
+            scheduler = self.scheduler(name, eta)
+            steps = self.check_steps(self.default_steps(name) if steps is None else steps)
         pairs = noise.seed_pairs(np.asarray(seeds, np.int64))
         timesteps = scheduler.timesteps(steps)
         start, span = self._functions(name, eta, template is not None, bool(uniform_start),
@@ -203,11 +208,12 @@ class LatentSampler(SamplingDefaults):
         return (x, records.numpy()) if num_intermediates else x
 
     def _functions(self, name, eta, infilling, uniform_start, template_at_current_step, num_intermediates):
-        """The compiled (start, span) pair of one setting (traced once per batch size)."""
-        key = (name, None if eta is None else float(eta), infilling, uniform_start, template_at_current_step,
-               num_intermediates)
+        """The compiled (start, span) pair of one setting (traced once per batch size); `name` a scheduler's name
+        or a `Scheduler` object."""
+        key = (name if isinstance(name, str) else id(name), None if eta is None else float(eta), infilling,
+               uniform_start, template_at_current_step, num_intermediates)
         if key not in self._compiled:
-            scheduler = self.scheduler(name, eta)
+            scheduler = name if isinstance(name, schedulers.Scheduler) else self.scheduler(name, eta)
 
             def start(pairs, timesteps, template=None, keep=None):
                 return self.start(pairs, scheduler, timesteps[0], template, keep, uniform_start)

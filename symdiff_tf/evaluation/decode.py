@@ -1,19 +1,14 @@
-"""From scaled latents to pieces the metrics read (original.md §1.7–§1.8, with the chunk-drift bug fixed).
+"""From scaled latents to the pieces the metrics read (original.md §1.7–§1.8, with the chunk-drift bug fixed),
+through the generation pipeline's own codec (`symdiff_tf.generation.codec.LatentCodec`).
 
-scaled windows `[N, 32, k]` → `LatentScaler.inverse` (unscale; the dropped dims refilled with seeded N(0, 1)
-noise as the original, or zeros) → `[N, 32, z_size]` → MusicVAE greedy decode (temperature 0; the original's
-1e-3 is effectively argmax), several whole windows per batch → tokens `[N, 32, 32]` → per window a note array
-`[num_notes, 3]` (MIDI pitch, start s, end s) with chunk i at exactly 4·i s (`symdiff_tf.melody.render`).
+scaled windows `[N, 32, k]` → `LatentCodec.refill` (unscale; the dropped dims refilled with each window's seeded
+N(0, 1) noise as the original, or zeros) → `[N, 32, z_size]` → `LatentCodec.decode` greedy (temperature 0; the
+original's 1e-3 is effectively argmax) → tokens `[N, 32, 32]` → per window a note array `[num_notes, 3]` (MIDI
+pitch, start s, end s) with chunk i at exactly 4·i s (`symdiff_tf.melody.render`).
 """
 import numpy as np
 
-from symdiff_tf.melody.chunks import STEPS_PER_CHUNK
 from symdiff_tf.melody.render import CHUNK_SECONDS, SECONDS_PER_STEP, tokens_to_notes
-
-
-def scaled_to_full(scaler, scaled, fill: str = "noise", seed: int = 0) -> np.ndarray:
-    """`[N, 32, k]` scaled latents → float32 `[N, 32, z_size]` for the decoder (`LatentScaler.inverse`)."""
-    return scaler.inverse(scaled, fill=fill, seed=seed)
 
 
 def full_to_scaled(scaler, full) -> np.ndarray:
@@ -22,33 +17,37 @@ def full_to_scaled(scaler, full) -> np.ndarray:
     return np.asarray(scaler.scale(full[..., list(scaler.kept_dims)]), np.float32)
 
 
-def decode_windows(vae, full, windows_per_batch: int = 8, progress: str | None = None) -> np.ndarray:
-    """Greedy MusicVAE decoding of whole windows.
+def refill(codec, scaled, seeds, batch: int = 256) -> np.ndarray:
+    """Scaled latents `[N, 32, k]` and one seed per window `[N]` → float32 `[N, 32, z_size]` for the decoder."""
+    from symdiff_tf.diffusion.noise import seed_pairs
 
-    Args:
-        vae: a loaded MusicVAE (`symdiff_tf.musicvae.load`), `decode(z [B, z_size], temperature=0.0)`.
-        full: `[N, num_chunks, z_size]` latents.
-        windows_per_batch: windows per decoder call (a batch of windows_per_batch · num_chunks chunks).
-        progress: tqdm description, or None for no bar.
+    scaled = np.asarray(scaled, np.float32)
+    parts = [np.asarray(codec.refill(scaled[i:i + batch], seed_pairs(np.asarray(seeds[i:i + batch]))))
+             for i in range(0, len(scaled), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, *scaled.shape[1:-1], codec.vae.z_size), np.float32)
 
-    Returns:
-        int64 tokens `[N, num_chunks, 32]`.
-    """
+
+def decode_windows(codec, full, windows_per_batch: int = 8, progress: str | None = None) -> np.ndarray:
+    """Greedy MusicVAE decoding of whole windows `[N, num_chunks, z_size]` with `codec` (a `LatentCodec`),
+    `windows_per_batch` windows per decoder call; progress: tqdm description, or None for no bar.
+    Returns int64 tokens `[N, num_chunks, 32]`."""
+    import tensorflow as tf
+
+    from symdiff_tf.diffusion.noise import seed_pairs
+
     full = np.asarray(full, np.float32)
     if full.ndim != 3:
         raise ValueError(f"latents of shape {full.shape}: expected [num_windows, num_chunks, z_size]")
-    num_windows, num_chunks, z_size = full.shape
-    starts = range(0, num_windows, max(1, int(windows_per_batch)))
+    starts = range(0, len(full), max(1, int(windows_per_batch)))
     if progress:
         import tqdm
 
         starts = tqdm.tqdm(starts, desc=progress, unit="batch", leave=False)
-    tokens = []
-    for start in starts:
-        batch = full[start:start + windows_per_batch].reshape(-1, z_size)
-        decoded = np.asarray(vae.decode(batch, temperature=0.0), np.int64)
-        tokens.append(decoded.reshape(-1, num_chunks, STEPS_PER_CHUNK))
-    return np.concatenate(tokens) if tokens else np.zeros((0, num_chunks, STEPS_PER_CHUNK), np.int64)
+    greedy = tf.constant(0.0)
+    tokens = [np.asarray(codec.decode(tf.constant(full[i:i + windows_per_batch]),
+                                      seed_pairs(np.zeros(len(full[i:i + windows_per_batch]), np.int64)), greedy),
+                         np.int64) for i in starts]
+    return np.concatenate(tokens) if tokens else np.zeros((0, full.shape[1], 32), np.int64)
 
 
 def tokens_to_note_array(tokens) -> np.ndarray:

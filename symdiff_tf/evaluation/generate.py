@@ -5,8 +5,8 @@ the VAE's space `[N, 32, z_size]` (for decoding). Rows:
 - `train`, `test`: N windows drawn from each split (without replacement when there are enough). The train
   draw is the ground truth of Tables 1 and 3.
 - `ddpm`: ancestral sampling over all N schedule steps (paper: 1000); `ddim`: DDIM with a chosen step count.
-- `ddim-K` (only when asked, `sweep_row_name`): DDIM with K steps from the `ddim` row's seed, so that every
-  step count starts from the same noise and the rows differ only by K.
+- `ddim-K`, `dpm-solver++-K` (only when asked, `sweep_row_name`): that scheduler with K steps from the `ddim`
+  row's seeds, so that every method and step count starts from the same noise and the rows differ only by them.
 - `mdn`: the TransformerMDN's ancestral samples (unconditional only; it cannot condition on the end).
 - `interpolation`, `prior`: `symdiff_tf.evaluation.baselines` on the test windows' VAE-space latents.
 
@@ -14,37 +14,48 @@ Infilling keeps the first and last quarter of the test windows and regenerates t
 chunks 8..23 of 32, the paper's `baselines.PAPER_GAP`; 4..11 of 16-chunk windows).
 The kept chunks of every infilling row are the test windows' own VAE-space vectors (the same refill noise),
 so they decode to the same notes, as the original's `sample_audio.py --infill` pasted the real latents back.
+
+One seed per window (`symdiff_tf.diffusion.noise`), as every generation path: window i of a row has seed
+`row_seed(seed, row) + i`, for its reverse process and for its refill noise. Diffusion rows run through the
+model's `LatentSampler` (`symdiff_tf.diffusion.reverse`) and decode through the pipeline's codec (`decode`).
 """
 import dataclasses
 
 import numpy as np
 
 from symdiff_tf.evaluation import baselines
-from symdiff_tf.evaluation.decode import full_to_scaled, scaled_to_full
+from symdiff_tf.evaluation.decode import full_to_scaled, refill
 
 UNCONDITIONAL, INFILLING = "unconditional", "infilling"
 SETTINGS = (UNCONDITIONAL, INFILLING)
 ROWS = ("train", "test", "ddpm", "ddim", "mdn", "interpolation", "prior")
-# offsets that give every row its own seed stream (seed + offset)
-_ROW_SEED = {name: 1000 * (index + 1) for index, name in enumerate(ROWS)}
+# offsets that give every row its own seeds (window i: seed + offset + i, for up to 500,000 windows), and the
+# offset of a row's infilling windows within its own
+_ROW_SEED = {name: 1_000_000 * (index + 1) for index, name in enumerate(ROWS)}
+INFILL_SEED_OFFSET = 500_000
 
 
 @dataclasses.dataclass
 class RowLatents:
     """One row's windows: `scaled` `[N, 32, k]`, `full` `[N, 32, z_size]`, and for diffusion rows the
     intermediate scaled states `[K, N, 32, k]` (the Figure 3 curves) with the refinement steps done at each.
-    `fill_seed`: the seed of the refill noise `full` was made with (None for rows made in the VAE's space)."""
+    `seeds`: each window's refill seed `[N]` (None for rows made in the VAE's space)."""
 
     scaled: np.ndarray
     full: np.ndarray
     states: np.ndarray | None = None
     state_steps: np.ndarray | None = None
-    fill_seed: int | None = None
+    seeds: np.ndarray | None = None
 
 
 def row_seed(seed: int, row: str) -> int:
-    """The seed of `row` (its generator and its refill noise) derived from the run's `seed`."""
+    """The first seed of `row` (window i has `row_seed + i`), derived from the run's `seed`."""
     return int(seed) + _ROW_SEED[row]
+
+
+def row_seeds(seed: int, row: str, count: int, offset: int = 0) -> np.ndarray:
+    """The per-window seeds `[count]` int64 of `row` (`offset` tells two draws of one row apart)."""
+    return row_seed(seed, row) + offset + np.arange(count, dtype=np.int64)
 
 
 def draw_windows(windows: np.ndarray, num: int, seed: int) -> np.ndarray:
@@ -57,9 +68,10 @@ def draw_windows(windows: np.ndarray, num: int, seed: int) -> np.ndarray:
     return windows[np.sort(indices)]
 
 
-def from_scaled(scaler, scaled, fill: str, seed: int, states=None, state_steps=None) -> RowLatents:
+def from_scaled(codec, scaled, seeds, states=None, state_steps=None) -> RowLatents:
+    """A row of scaled windows, refilled for the decoder with one seed per window (`decode.refill`)."""
     scaled = np.asarray(scaled, np.float32)
-    return RowLatents(scaled, scaled_to_full(scaler, scaled, fill, seed), states, state_steps, fill_seed=seed)
+    return RowLatents(scaled, refill(codec, scaled, seeds), states, state_steps, np.asarray(seeds))
 
 
 def from_full(scaler, full) -> RowLatents:
@@ -87,36 +99,39 @@ def _with_states(result, num_intermediates, num_steps):
     """Splits a sampler result into (x0, states, steps done at each state)."""
     if not num_intermediates:
         return np.asarray(result), None, None
-    from symdiff_tf.diffusion.samplers import recorded_iterations
+    from symdiff_tf.diffusion.reverse import recorded_iterations
 
     samples, states = result
     return np.asarray(samples), np.asarray(states), recorded_iterations(num_steps, num_intermediates)
 
 
-def ddpm_rows(diffusion, num_samples: int, seed: int, ddim_steps: int, num_intermediates: int, scaler,
-              fill: str) -> dict:
-    """Unconditional `ddpm` and `ddim` rows. `diffusion` is (trained, sampler) from `load_sampler`."""
-    trained, sampler = diffusion
-    sampling = trained.config.sampling
-    num_steps = sampler.schedule.num_steps
-    ddpm_seed = row_seed(seed, "ddpm")
+def ddpm_rows(diffusion, codec, num_samples: int, seed: int, ddim_steps: int, num_intermediates: int) -> dict:
+    """Unconditional `ddpm` (all N steps) and `ddim` rows of `diffusion` (a `DiffusionModel`)."""
+    sampler = diffusion.sampler
+    seeds = row_seeds(seed, "ddpm", num_samples)
     x0, states, steps = _with_states(
-        sampler.ddpm(num_samples, ddpm_seed, ddpm_form=sampling.ddpm_form, num_intermediates=num_intermediates),
-        num_intermediates, num_steps)
-    rows = {"ddpm": from_scaled(scaler, x0, fill, ddpm_seed, states, steps)}
-    rows["ddim"] = ddim_row(diffusion, ddim_steps, scaler, fill, num_samples=num_samples, seed=seed)
+        sampler.sample(seeds, "ddpm", sampler.num_diffusion_steps, num_intermediates=num_intermediates),
+        num_intermediates, sampler.num_diffusion_steps)
+    rows = {"ddpm": from_scaled(codec, x0, seeds, states, steps)}
+    rows["ddim"] = sweep_row(diffusion, codec, "ddim", ddim_steps, seed, num_samples=num_samples)
     return rows
 
 
-def sweep_row_name(num_steps: int) -> str:
-    """The row of DDIM with `num_steps` steps in a step sweep: `ddim-K`."""
-    return f"ddim-{int(num_steps)}"
+def sweep_row_name(scheduler: str, num_steps: int) -> str:
+    """The row of `scheduler` with `num_steps` steps in a sweep: `ddim-K`, `dpm-solver++-K`."""
+    return f"{scheduler}-{int(num_steps)}"
+
+
+def _sweep_key(name: str):
+    """(scheduler, K) of a sweep row name, or None for another row."""
+    scheduler, _, steps = name.rpartition("-")
+    return (scheduler, int(steps)) if scheduler in ("ddim", "dpm-solver++") and steps.isdigit() else None
 
 
 def ordered_rows(names) -> list[str]:
-    """`names` in table order: `ROWS` order, with the `ddim-K` sweep rows after `ddim`, by K."""
+    """`names` in table order: `ROWS` order, with the sweep rows after `ddim` (DDIM's, then DPM-Solver++'s, by K)."""
     names = list(names)
-    sweep = sorted((n for n in names if n.startswith("ddim-")), key=lambda n: int(n.split("-", 1)[1]))
+    sweep = sorted((n for n in names if _sweep_key(n)), key=_sweep_key)
     order = []
     for name in ROWS:
         order += [name] if name in names else []
@@ -124,61 +139,58 @@ def ordered_rows(names) -> list[str]:
     return order + [n for n in names if n not in order]
 
 
-def ddim_row(diffusion, num_steps: int, scaler, fill: str, seed: int, num_samples: int | None = None,
-             test: RowLatents | None = None, fill_seed: int | None = None) -> RowLatents:
-    """A DDIM row with `num_steps` steps: unconditional samples (`num_samples`, the `ddim` row's seed and refill
-    noise), or with `test` the infilling of the test windows (the `ddim` infilling row's seed, the test's refill
-    noise `fill_seed`). `diffusion` is (trained, sampler) from `load_sampler`."""
-    trained, sampler = diffusion
-    eta = trained.config.sampling.ddim_eta
+def sweep_row(diffusion, codec, scheduler: str, num_steps: int, seed: int, num_samples: int | None = None,
+              test: RowLatents | None = None) -> RowLatents:
+    """A row of `scheduler` (not DDPM) with `num_steps` steps: unconditional samples (`num_samples`, the `ddim`
+    row's seeds), or with `test` the infilling of the test windows (the `ddim` infilling row's seeds; the test
+    windows' refill seeds, so that kept chunks decode to the test's notes). DDIM's eta: the model's."""
+    sampler = diffusion.sampler
     if test is None:
-        ddim_seed = row_seed(seed, "ddim")
-        latents = sampler.ddim(num_samples, ddim_seed, num_steps=int(num_steps), eta=eta)
-        return from_scaled(scaler, np.asarray(latents), fill, ddim_seed)
-    latents = sampler.ddim_infill(test.scaled, infill_mask(test.scaled.shape[1]), row_seed(seed, "ddim") + 1,
-                                  num_steps=int(num_steps), eta=eta)
-    return from_scaled(scaler, np.asarray(latents), fill, fill_seed)
+        seeds = row_seeds(seed, "ddim", num_samples)
+        return from_scaled(codec, sampler.sample(seeds, scheduler, int(num_steps)), seeds)
+    seeds = row_seeds(seed, "ddim", len(test.scaled), offset=INFILL_SEED_OFFSET)
+    latents = sampler.infill(test.scaled, infill_mask(test.scaled.shape[1]), seeds, scheduler, int(num_steps))
+    return from_scaled(codec, latents, test.seeds)
 
 
-def ddim_sweep_rows(diffusion, setting: str, num_samples: int, seed: int, step_counts, scaler, fill: str,
-                    test: RowLatents | None = None, fill_seed: int | None = None) -> dict:
-    """{`ddim-K`: RowLatents} for each K of `step_counts`: the `ddim` row of `setting` (`ddim_row`) with K steps."""
+def sweep_rows(diffusion, codec, setting: str, num_samples: int, seed: int, sweep, test: RowLatents | None = None
+               ) -> dict:
+    """{`SCHEDULER-K`: RowLatents} for each (scheduler, K) of `sweep`: the `ddim` row of `setting` with that
+    scheduler and step count (`sweep_row`)."""
     infilling = setting != UNCONDITIONAL
-    return {sweep_row_name(k): ddim_row(diffusion, k, scaler, fill, seed, num_samples,
-                                        test if infilling else None, fill_seed if infilling else None)
-            for k in step_counts}
+    return {sweep_row_name(scheduler, k): sweep_row(diffusion, codec, scheduler, k, seed, num_samples,
+                                                    test if infilling else None)
+            for scheduler, k in sweep}
 
 
-def infill_rows(diffusion, test: RowLatents, seed: int, ddim_steps: int, num_intermediates: int, scaler,
-                fill: str, fill_seed: int, original_infill: bool = False) -> dict:
-    """Infilling `ddpm` (Algorithm 1, all N steps) and `ddim` (`DiffusionSampler.ddim_infill`) rows on the test
-    windows. The generated scaled latents get the test windows' refill noise (`fill_seed`), so kept chunks equal
-    the test's exactly.
+def infill_rows(diffusion, codec, test: RowLatents, seed: int, ddim_steps: int, num_intermediates: int,
+                original_infill: bool = False) -> dict:
+    """Infilling `ddpm` (Algorithm 1, all N steps) and `ddim` rows on the test windows. The generated scaled
+    latents get the test windows' refill seeds, so kept chunks equal the test's exactly.
 
     `original_infill`: the `ddpm` row starts from U[0, 1) and pastes the template noised to level t, as the
-    released code (`DiffusionSampler.infill(uniform_start=True, template_at_current_step=True)`)."""
-    trained, sampler = diffusion
-    sampling = trained.config.sampling
-    mask = infill_mask(test.scaled.shape[1])
-    ddpm_seed = row_seed(seed, "ddpm") + 1
+    released code (`LatentSampler.infill(uniform_start=True, template_at_current_step=True)`)."""
+    sampler = diffusion.sampler
+    count = len(test.scaled)
+    seeds = row_seeds(seed, "ddpm", count, offset=INFILL_SEED_OFFSET)
     x0, states, steps = _with_states(
-        sampler.infill(test.scaled, mask, ddpm_seed, ddpm_form=sampling.ddpm_form,
+        sampler.infill(test.scaled, infill_mask(test.scaled.shape[1]), seeds, "ddpm", sampler.num_diffusion_steps,
                        uniform_start=original_infill, template_at_current_step=original_infill,
                        num_intermediates=num_intermediates),
-        num_intermediates, sampler.schedule.num_steps)
-    rows = {"ddpm": from_scaled(scaler, x0, fill, fill_seed, states, steps)}
-    rows["ddim"] = ddim_row(diffusion, ddim_steps, scaler, fill, seed=seed, test=test, fill_seed=fill_seed)
+        num_intermediates, sampler.num_diffusion_steps)
+    rows = {"ddpm": from_scaled(codec, x0, test.seeds, states, steps)}
+    rows["ddim"] = sweep_row(diffusion, codec, "ddim", ddim_steps, seed, test=test)
     return rows
 
 
-def mdn_row(mdn, num_samples: int, seed: int, scaler, fill: str) -> RowLatents:
-    """Unconditional TransformerMDN samples, with the configured temperature and return convention. `mdn` is
-    (trained, sampler) from `symdiff_tf.mdn.inference.load_mdn`."""
+def mdn_row(mdn, codec, num_samples: int, seed: int) -> RowLatents:
+    """Unconditional TransformerMDN samples, with the configured temperature and return convention (the MDN's
+    autoregressive sampler draws a batch from one seed; the refill noise is per window). `mdn` is (trained,
+    sampler) from `symdiff_tf.mdn.inference.load_mdn`."""
     trained, sampler = mdn
     sampling = trained.config.sampling
-    mdn_seed = row_seed(seed, "mdn")
-    samples = sampler(num_samples, mdn_seed, sampling.temperature, sampling.return_values)
-    return from_scaled(scaler, samples, fill, mdn_seed)
+    samples = sampler(num_samples, row_seed(seed, "mdn"), sampling.temperature, sampling.return_values)
+    return from_scaled(codec, samples, row_seeds(seed, "mdn", num_samples))
 
 
 def baseline_rows(test: RowLatents, setting: str, seed: int, scaler) -> dict:

@@ -25,7 +25,8 @@ class EvaluationSettings:
     (Figure 2). midi_examples: MIDI files written per row and setting. original_infill: the `ddpm` infilling row
     as the released code ran it (U[0, 1) start, template pasted at level t; default False: N(0, I) start, level
     t − 1, docs/deviations.md).
-    ddim_sweep: further DDIM step counts, each a row `ddim-K` in both settings (same seeds as `ddim`).
+    sweep: further (scheduler, step count) pairs, each a row `SCHEDULER-K` in both settings (same seeds as
+    `ddim`), e.g. (("ddim", 10), ("dpm-solver++", 20)).
     scoring: how rows are scored; extra_scorings: further scorings of the same decoded rows (other OA formulas),
     each written to its own folder `oa_<formula>/` (Tables 1–3 only: no curves, examples or note statistics).
     """
@@ -41,7 +42,7 @@ class EvaluationSettings:
     midi_examples: int = 2
     precision: str = "none"
     original_infill: bool = False
-    ddim_sweep: tuple = ()
+    sweep: tuple = ()
     scoring: tables.ScoringOptions = dataclasses.field(default_factory=tables.ScoringOptions)
     extra_scorings: tuple = ()
 
@@ -51,16 +52,16 @@ class EvaluationInputs:
     """What is evaluated.
 
     train_windows, test_windows: scaled windows `[M, 32, k]` of each split. scaler: the `LatentScaler` the
-    models were trained with. vae: a loaded MusicVAE. diffusion: (trained, sampler) from
-    `symdiff_tf.diffusion.inference.load_sampler`, or None. mdn: (trained, sampler) from
-    `symdiff_tf.mdn.inference.load_mdn`, or None.
+    models were trained with. vae: a loaded MusicVAE. diffusion: a `DiffusionModel`
+    (`symdiff_tf.diffusion.inference.open_run`, or a bundle's `symdiff_tf.export.reload.open_bundle_model`), or
+    None. mdn: (trained, sampler) from `symdiff_tf.mdn.inference.load_mdn`, or None.
     """
 
     train_windows: np.ndarray
     test_windows: np.ndarray
     scaler: object
     vae: object
-    diffusion: tuple | None = None
+    diffusion: object | None = None
     mdn: object | None = None
 
 
@@ -89,7 +90,7 @@ def check_inputs(inputs: EvaluationInputs) -> tuple[int, int]:
         raise ValueError(f"windows have {k} dims, the latent scaler keeps {len(inputs.scaler.kept_dims)}")
     if inputs.vae.z_size != inputs.scaler.z_size:
         raise ValueError(f"the VAE has z_size {inputs.vae.z_size}, the latent scaler expects {inputs.scaler.z_size}")
-    models = {"diffusion": inputs.diffusion and inputs.diffusion[0].model, "mdn": inputs.mdn and inputs.mdn[0].model}
+    models = {"diffusion": inputs.diffusion and inputs.diffusion.network, "mdn": inputs.mdn and inputs.mdn[0].model}
     for name, model in models.items():
         if model is not None:
             expected = (num_chunks, k)
@@ -111,17 +112,18 @@ def _absent_reasons(inputs: EvaluationInputs) -> dict:
 
 
 class _Decoded:
-    """Tokens and note arrays of rows; those decoded with `keep=True` (train and test, which serve both
-    settings) are decoded once."""
+    """Tokens and note arrays of rows, decoded through `codec` (a `LatentCodec`); those decoded with `keep=True`
+    (train and test, which serve both settings) are decoded once."""
 
-    def __init__(self, vae, batch: int, progress: bool):
-        self.vae, self.batch, self.progress, self._kept = vae, batch, progress, []
+    def __init__(self, codec, batch: int, progress: bool):
+        self.codec, self.batch, self.progress, self._kept = codec, batch, progress, []
 
     def __call__(self, row: RowLatents, label: str, keep: bool = False):
         for kept_row, tokens, pieces in self._kept:
             if kept_row is row:
                 return tokens, pieces
-        tokens = decode_windows(self.vae, row.full, self.batch, progress=f"decode {label}" if self.progress else None)
+        tokens = decode_windows(self.codec, row.full, self.batch,
+                                progress=f"decode {label}" if self.progress else None)
         pieces = [tokens_to_note_array(t) for t in tokens]
         if keep:
             self._kept.append((row, tokens, pieces))
@@ -129,23 +131,20 @@ class _Decoded:
 
 
 def _generate_rows(inputs: EvaluationInputs, settings: EvaluationSettings, setting: str, train: RowLatents,
-                   test: RowLatents, ddim_steps: int) -> dict:
+                   test: RowLatents, ddim_steps: int, codec) -> dict:
     """{row: RowLatents} of one setting, in `ROWS` order."""
-    n, seed, fill = settings.num_samples, settings.seed, settings.fill
+    n, seed = settings.num_samples, settings.seed
     rows = {"train": train, "test": test}
     if inputs.diffusion is not None:
         if setting == UNCONDITIONAL:
-            rows.update(generate.ddpm_rows(inputs.diffusion, n, seed, ddim_steps, settings.curve_points,
-                                           inputs.scaler, fill))
+            rows.update(generate.ddpm_rows(inputs.diffusion, codec, n, seed, ddim_steps, settings.curve_points))
         else:
-            rows.update(generate.infill_rows(inputs.diffusion, test, seed, ddim_steps, settings.curve_points,
-                                             inputs.scaler, fill, generate.row_seed(seed, "test"),
+            rows.update(generate.infill_rows(inputs.diffusion, codec, test, seed, ddim_steps, settings.curve_points,
                                              original_infill=settings.original_infill))
-        sweep = [k for k in settings.ddim_sweep if k != ddim_steps]  # the `ddim` row already has ddim_steps
-        rows.update(generate.ddim_sweep_rows(inputs.diffusion, setting, n, seed, sweep, inputs.scaler, fill, test,
-                                             generate.row_seed(seed, "test")))
+        sweep = [pair for pair in settings.sweep if pair != ("ddim", ddim_steps)]  # the `ddim` row has that one
+        rows.update(generate.sweep_rows(inputs.diffusion, codec, setting, n, seed, sweep, test))
     if setting == UNCONDITIONAL and inputs.mdn is not None:
-        rows["mdn"] = generate.mdn_row(inputs.mdn, n, seed, inputs.scaler, fill)
+        rows["mdn"] = generate.mdn_row(inputs.mdn, codec, n, seed)
     rows.update(generate.baseline_rows(test, setting, seed, inputs.scaler))
     return {name: rows[name] for name in ordered_rows(rows)}
 
@@ -167,12 +166,12 @@ def _score_rows(rows: dict, pieces: dict, setting: str, train: RowLatents, num_c
 
 
 def _refinement_curve(row: RowLatents, setting: str, ground_truth, train: RowLatents, decoded: _Decoded,
-                      inputs: EvaluationInputs, settings: EvaluationSettings, num_chunks: int) -> dict:
+                      settings: EvaluationSettings, num_chunks: int) -> dict:
     """Figure 3 for one setting: the ten metrics of every intermediate state of the `ddpm` row, decoded with the
     row's refill noise. {"steps": [K], metric: [K]}."""
     points = []
     for k, state in enumerate(row.states):
-        latents = generate.from_scaled(inputs.scaler, state, settings.fill, row.fill_seed)
+        latents = generate.from_scaled(decoded.codec, state, row.seeds)
         pieces = decoded(latents, f"{setting} state {k + 1}/{len(row.states)}")[1]
         points.append(tables.score_row(pieces, latents.scaled, ground_truth, train.scaled, num_chunks, setting,
                                        settings.scoring)[0])
@@ -215,25 +214,28 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
     n, seed, fill, scoring = settings.num_samples, settings.seed, settings.fill, settings.scoring
     if n < 2:
         raise ValueError(f"num_samples must be at least 2 (FD needs two samples per set), got {n}")
+    from symdiff_tf.generation.codec import LatentCodec
+
     ddim_steps = settings.ddim_steps
     if inputs.diffusion is not None and ddim_steps is None:
-        ddim_steps = inputs.diffusion[0].config.sampling.ddim_steps
+        ddim_steps = inputs.diffusion.config.sampling.ddim_steps
+    codec = LatentCodec(inputs.vae, inputs.scaler, fill)
     with_curves = bool(settings.curve_points and inputs.diffusion is not None)
     bar = tqdm.tqdm(total=2 + 2 * len(SETTINGS) + with_curves, desc="evaluate", unit="stage", disable=not progress)
 
     bar.set_postfix_str("draw windows")
-    train = generate.from_scaled(inputs.scaler, generate.draw_windows(inputs.train_windows, n, seed),
-                                 fill, generate.row_seed(seed, "train"))
-    test = generate.from_scaled(inputs.scaler, generate.draw_windows(inputs.test_windows, n, seed + 1),
-                                fill, generate.row_seed(seed, "test"))
+    train = generate.from_scaled(codec, generate.draw_windows(inputs.train_windows, n, seed),
+                                 generate.row_seeds(seed, "train", n))
+    test = generate.from_scaled(codec, generate.draw_windows(inputs.test_windows, n, seed + 1),
+                                generate.row_seeds(seed, "test", n))
     bar.update()
-    decoded = _Decoded(inputs.vae, settings.decode_batch, progress)
+    decoded = _Decoded(codec, settings.decode_batch, progress)
     results, note_stats, tokens_by_setting, curves, unscored = {}, {}, {}, {}, {}
     ground_truths = {}  # (scored frames, scoring) -> train row statistics: "all" frames serve both settings
     extra_results = {}  # extra scoring -> (tables, unscored)
     for setting in SETTINGS:
         bar.set_postfix_str(f"{setting}: generate")
-        rows = _generate_rows(inputs, settings, setting, train, test, ddim_steps)
+        rows = _generate_rows(inputs, settings, setting, train, test, ddim_steps, codec)
         bar.update()
         bar.set_postfix_str(f"{setting}: decode and score")
         pieces = {name: decoded(row, f"{setting}/{name}", keep=name in ("train", "test"))
@@ -249,8 +251,8 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
         tokens_by_setting[setting] = {name: pieces[name][0] for name in rows}
         if with_curves:
             bar.set_postfix_str(f"{setting}: refinement curve")
-            curves[setting] = _refinement_curve(rows["ddpm"], setting, ground_truth, train, decoded, inputs,
-                                                settings, num_chunks)
+            curves[setting] = _refinement_curve(rows["ddpm"], setting, ground_truth, train, decoded, settings,
+                                                num_chunks)
         bar.update()
     if with_curves:
         (out_dir / "curves.json").write_text(json.dumps(curves, indent=1) + "\n", encoding="utf-8")
@@ -262,8 +264,9 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
     meta = {"num_samples": n, "seed": seed, "test_row_split": settings.held_out_split, "num_chunks": num_chunks,
             "kept_dims": len(inputs.scaler.kept_dims),
             "z_size": inputs.scaler.z_size, "fill": fill, "ddim_steps": ddim_steps,
-            "ddpm_steps": inputs.diffusion[1].schedule.num_steps if inputs.diffusion else None,
-            "ddim_sweep": [int(k) for k in settings.ddim_sweep], "precision": settings.precision,
+            "ddpm_steps": inputs.diffusion.sampler.num_diffusion_steps if inputs.diffusion else None,
+            "sweep": [[name, int(k)] for name, k in settings.sweep], "seeds": "one per window",
+            "precision": settings.precision,
             "ground_truth": "train row (N windows drawn from the train split, decoded the same way)",
             "infill_gap_chunks": list(generate.infill_gap(num_chunks)), "original_infill": settings.original_infill,
             "curve_points": settings.curve_points if with_curves else 0,

@@ -30,6 +30,6 @@ def check_vae(vae, recorded_hash: str | None, what: str, vae_name: str = "the Mu
     run runs/ddpm", "the latents of tfds:...") is another one. The one identity check of every command."""
     found = vae_content_hash(vae)
     if recorded_hash and recorded_hash != found:
-        raise ValueError(f"{vae_name}: content hash {found}, but {what} learned the latents of MusicVAE "
+        raise ValueError(f"{vae_name}: content hash {found}, but {what} was made with the latents of MusicVAE "
                          f"{recorded_hash}; use that VAE")
     return found

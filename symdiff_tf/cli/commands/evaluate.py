@@ -1,4 +1,5 @@
-"""`symdiff evaluate --diffusion DIR --vae FILE --data SPEC --out DIR [--mdn DIR] [--num-samples N]`.
+"""`symdiff evaluate (--diffusion DIR --vae FILE | --model BUNDLE) --data SPEC --out DIR [--mdn DIR]
+[--num-samples N]`.
 
 Generates N windows per method, decodes them with the VAE and writes the paper's Tables 1–3 for unconditional
 generation and for infilling the middle 16 chunks (`DIR/tables.json`, `.csv`, `.md`), piano rolls (Figure 2),
@@ -8,6 +9,8 @@ With `--data tfds:...` the windows are made as the diffusion model was trained: 
 config (`symdiff train` records it in WORKDIR/config.yaml; window_chunks, kept_dims, allow_rests, ...), with
 z drawn once per chunk (`latent_config.fixed_windows_config`). An MDN trained with other `latents:` settings is
 refused, and so is a `--vae` whose weights differ from the MusicVAE a run recorded (`musicvae.identity`).
+`--model` evaluates a SavedModel bundle (e.g. the shipped one) with its own MusicVAE, rebuilt in Keras from its
+weights (`symdiff_tf.export.reload`), through the same code as a run.
 """
 import pathlib
 
@@ -16,15 +19,18 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "evaluate", help="the paper's Tables 1-3 and Figures 2-3 for trained models",
         description=__doc__.split("\n\n")[1])
-    parser.add_argument("--diffusion", required=True, metavar="DIR",
+    parser.add_argument("--diffusion", default=None, metavar="DIR",
                         help="diffusion run directory of `symdiff train` (or a checkpoint prefix, or an inference "
-                             "artifact folder DIR/inference/step_N)")
+                             "artifact folder DIR/inference/step_N); with --vae")
+    parser.add_argument("--model", default=None, metavar="BUNDLE",
+                        help="instead of --diffusion and --vae: a SavedModel bundle of `symdiff export` (a version "
+                             "folder or its parent), e.g. saved_models/default")
     parser.add_argument("--diffusion-config", default=None, metavar="FILE",
                         help="config with the ddpm: section (default: the one the run was trained with)")
     parser.add_argument("--mdn", default=None, metavar="DIR", help="TransformerMDN run directory (optional)")
     parser.add_argument("--mdn-config", default=None, metavar="FILE", help="config with the mdn: section "
                         "(default: the one the run was trained with)")
-    parser.add_argument("--vae", required=True, metavar="FILE", help="MusicVAE .keras file")
+    parser.add_argument("--vae", default=None, metavar="FILE", help="MusicVAE .keras file (with --diffusion)")
     parser.add_argument("--data", required=True, metavar="SPEC",
                         help="tfds:NAME/CONFIG[@DATA_DIR] (built latents; train and validation/test splits) or "
                              ".npz of scaled windows with arrays 'train' and 'test' (or 'eval'/'validation')")
@@ -32,8 +38,8 @@ def register(subparsers):
                         help="tfds data: the held-out split of the test row and the infilling templates (default "
                              "auto: test when the dataset has one, else validation, e.g. Lakh's hash split)")
     parser.add_argument("--scaler", default=None, metavar="FILE",
-                        help="latent_scaling.json the models were trained with (default: the diffusion work "
-                             "directory's, else the one fit on the tfds data)")
+                        help="latent_scaling.json the models were trained with (default: the diffusion run's, or "
+                             "the bundle's)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--num-samples", type=int, default=1000, help="windows per row (paper 1000)")
     parser.add_argument("--seed", type=int, default=42, help="seed of every draw (default 42)")
@@ -41,6 +47,9 @@ def register(subparsers):
     parser.add_argument("--ddim-sweep", type=int, nargs="+", default=(), metavar="K",
                         help="also a row ddim-K for each step count K (same seeds as the ddim row), e.g. "
                              "--ddim-sweep 10 25 100 1000")
+    parser.add_argument("--dpm-sweep", type=int, nargs="+", default=(), metavar="K",
+                        help="also a row dpm-solver++-K for each step count K (same seeds as the ddim row), e.g. "
+                             "--dpm-sweep 10 20 50")
     parser.add_argument("--precision", choices=("none", "bfloat16", "float16"), default="none",
                         help="the diffusion and MDN networks in mixed precision while sampling (default none: "
                              "float32); the VAE decodes in float32 always")
@@ -72,30 +81,25 @@ def _config_file(run, explicit) -> pathlib.Path:
 
     path = pathlib.Path(explicit) if explicit else run_dir.locate(run).config_file
     if path is None or not path.is_file():
-        raise ValueError(f"{path or run}: no config file (give the model's config with --diffusion-config/"
-                         "--mdn-config)")
+        raise ValueError(f"{path or run}: no config file (give the model's config with --mdn-config)")
     return path
 
 
-def latent_config(args):
-    """The `LatentDataConfig` the diffusion model was trained with: the `latents:` section of its config file
-    (read with `config.load_section`, as `symdiff train` reads it; defaults when there is none). With `--mdn`,
-    the MDN's section must say the same, or the two models were trained on different windows."""
+def check_same_windows(diffusion, args) -> None:
+    """With `--mdn`, the MDN's `latents:` section must say what the diffusion model's says, or the two models
+    were trained on different windows."""
     from symdiff_tf.config import load_section, to_dict
     from symdiff_tf.data.latent_config import LatentDataConfig
 
-    diffusion_file = _config_file(args.diffusion, args.diffusion_config)
-    config = load_section(LatentDataConfig, diffusion_file, "latents", required=False)
-    if args.mdn:
-        mdn_file = _config_file(args.mdn, args.mdn_config)
-        mdn_config = load_section(LatentDataConfig, mdn_file, "latents", required=False)
-        if mdn_config != config:
-            ours, theirs = to_dict(config), to_dict(mdn_config)
-            differ = ", ".join(f"{key}: {ours[key]!r} vs {theirs[key]!r}" for key in ours
-                               if ours[key] != theirs[key])
-            raise ValueError(f"the MDN ({mdn_file}) and the diffusion model ({diffusion_file}) were trained with "
-                             f"different latents: settings ({differ}); evaluate models trained on the same windows")
-    return config
+    if not args.mdn:
+        return
+    mdn_file = _config_file(args.mdn, args.mdn_config)
+    mdn_config = load_section(LatentDataConfig, mdn_file, "latents", required=False)
+    if mdn_config != diffusion.latents:
+        ours, theirs = to_dict(diffusion.latents), to_dict(mdn_config)
+        differ = ", ".join(f"{key}: {ours[key]!r} vs {theirs[key]!r}" for key in ours if ours[key] != theirs[key])
+        raise ValueError(f"the MDN ({mdn_file}) and the diffusion model ({diffusion.source}) were trained with "
+                         f"different latents: settings ({differ}); evaluate models trained on the same windows")
 
 
 def _tfds_windows(spec: str, split: str, num: int, seed: int, trained_config):
@@ -153,7 +157,7 @@ def held_out_split(spec: str, requested: str) -> str:
 
 def load_data(args, trained_config):
     """(train windows, test windows, scaler or None, held-out split name) for `--data`; tfds windows as
-    `trained_config` (a `LatentDataConfig`, `latent_config(args)`) says."""
+    `trained_config` (a `LatentDataConfig`: the diffusion model's `latents`) says."""
     if args.data.startswith("tfds:"):
         split = held_out_split(args.data, args.split)
         train, scaler = _tfds_windows(args.data, "train", args.num_samples, args.seed, trained_config)
@@ -167,70 +171,87 @@ def load_data(args, trained_config):
     return train, test, None, name
 
 
-def _scaler_path(args) -> pathlib.Path:
-    """`--scaler`, else the diffusion run's latent_scaling.json (the run directory's, then its artifact's)."""
-    from symdiff_tf.data.scaler import SCALER_FILENAME
-    from symdiff_tf.models_common import run_dir
-
-    if args.scaler:
-        return pathlib.Path(args.scaler)
-    found = run_dir.locate(args.diffusion)
-    candidates = [folder / SCALER_FILENAME for folder in (found.root, found.artifact) if folder is not None]
-    return next((path for path in candidates if path.is_file()), candidates[0])
-
-
 def load_models(args):
-    """(diffusion, mdn or None): each (trained, sampler) from its run; a run that cannot be read or a config that
-    disagrees with its weights raises a one-line error naming it."""
-    from symdiff_tf.diffusion.inference import load_sampler
+    """(diffusion `DiffusionModel`, its MusicVAE, mdn or None): `--model BUNDLE`, or `--diffusion RUN --vae FILE`;
+    a run that cannot be read, a config that disagrees with its weights, or a VAE that is not the one the models
+    learned from raises a one-line error naming it."""
+    from symdiff_tf import musicvae
     from symdiff_tf.mdn.inference import load_mdn
+    from symdiff_tf.musicvae.identity import check_vae
 
-    diffusion = load_sampler(args.diffusion_config, args.diffusion, precision=args.precision)
-    return diffusion, load_mdn(args.mdn_config, args.mdn, precision=args.precision) if args.mdn else None
+    if args.model is not None:
+        if args.diffusion or args.vae or args.diffusion_config:
+            raise ValueError("--model BUNDLE: give it alone (it holds the diffusion model and its MusicVAE), not "
+                             "with --diffusion/--vae/--diffusion-config")
+        from symdiff_tf.cli.commands.generating import model_dir
+        from symdiff_tf.export.reload import open_bundle_model
+
+        diffusion, vae = open_bundle_model(model_dir(args.model), precision=args.precision)
+        if args.scaler:
+            raise ValueError("--scaler: a bundle holds its own latent scaling")
+    else:
+        if not (args.diffusion and args.vae):
+            raise ValueError("give --diffusion RUN and --vae FILE, or --model BUNDLE")
+        from symdiff_tf.diffusion.inference import open_run
+
+        vae = musicvae.load(args.vae)
+        diffusion = open_run(args.diffusion, args.diffusion_config, precision=args.precision, with_scaler=False)
+    vae_name = f"--vae {args.vae}" if args.vae else f"the MusicVAE of {args.model}"
+    check_vae(vae, diffusion.vae_content_hash, f"the diffusion model {diffusion.source}", vae_name)
+    mdn = load_mdn(args.mdn_config, args.mdn, precision=args.precision) if args.mdn else None
+    if mdn is not None:
+        check_vae(vae, mdn[0].info.get("vae_content_hash"), f"the MDN run {args.mdn}", vae_name)
+    check_same_windows(diffusion, args)
+    return diffusion, vae, mdn
 
 
-def check_vae(vae, vae_path: str, models: dict) -> None:
-    """Refuses `vae` when a run recorded another MusicVAE (by the hash of its weights) than `vae`."""
-    from symdiff_tf.musicvae.identity import vae_content_hash
+def run_scaler(args, diffusion, data_scaler):
+    """The latent scaling of a run: `--scaler`, else the run's own, else the one fit on the tfds data."""
+    from symdiff_tf.data.scaler import LatentScaler
+    from symdiff_tf.diffusion.inference import checked_scaler, run_scaler_file
 
-    recorded = {name: model[0].info.get("vae_content_hash") for name, model in models.items() if model}
-    if not any(recorded.values()):
-        return
-    found = vae_content_hash(vae)
-    for name, expected in recorded.items():
-        if expected and expected != found:
-            raise ValueError(f"--vae {vae_path}: its weights hash to {found}, the {name} run learned the latents "
-                             f"of MusicVAE {expected}; use that VAE")
+    path = args.scaler or run_scaler_file(args.diffusion)
+    if path is not None:
+        return checked_scaler(LatentScaler.load(path), diffusion.sampler, path)
+    if data_scaler is None:
+        raise ValueError(f"{args.diffusion}: no latent_scaling.json in the run; pass --scaler FILE")
+    return data_scaler
+
+
+def sweep_of(args) -> tuple:
+    """The (scheduler, K) rows of `--ddim-sweep` and `--dpm-sweep`, in order, without repeats."""
+    pairs = [("ddim", k) for k in args.ddim_sweep] + [("dpm-solver++", k) for k in args.dpm_sweep]
+    bad = [k for _, k in pairs if k < 1]
+    if bad:
+        raise ValueError(f"--ddim-sweep/--dpm-sweep {bad[0]}: step counts must be at least 1")
+    return tuple(dict.fromkeys(pairs))
 
 
 def run(args) -> int:
-    from symdiff_tf import musicvae
-    from symdiff_tf.data.scaler import LatentScaler
+    import dataclasses
+
     from symdiff_tf.evaluation.pipeline import EvaluationInputs, EvaluationSettings, evaluate
     from symdiff_tf.evaluation.tables import ScoringOptions, terminal_table
 
-    vae = musicvae.load(args.vae)
-    train, test, data_scaler, held_out = load_data(args, latent_config(args))
-    scaler_path = _scaler_path(args)
-    if args.scaler or scaler_path.is_file():
-        scaler = LatentScaler.load(scaler_path)
-    elif data_scaler is not None:
-        scaler = data_scaler
-    else:
-        raise ValueError(f"no latent scaling statistics: {scaler_path} does not exist; pass --scaler FILE")
-    diffusion, mdn = load_models(args)
-    check_vae(vae, args.vae, {"diffusion": diffusion, "mdn": mdn})
-    inputs = EvaluationInputs(train, test, scaler, vae, diffusion, mdn)
-    if any(k < 1 for k in args.ddim_sweep):
-        raise ValueError(f"--ddim-sweep {' '.join(map(str, args.ddim_sweep))}: step counts must be at least 1")
+    sweep = sweep_of(args)
+    diffusion, vae, mdn = load_models(args)
+    if args.data.startswith("tfds:"):
+        from symdiff_tf.data.tfds_spec import recorded_vae_hash
+        from symdiff_tf.musicvae.identity import check_vae
+
+        check_vae(vae, recorded_vae_hash(args.data), f"--data {args.data}", f"the MusicVAE ({args.vae or args.model})")
+    train, test, data_scaler, held_out = load_data(args, diffusion.latents)
+    if diffusion.scaler is None:
+        diffusion = dataclasses.replace(diffusion, scaler=run_scaler(args, diffusion, data_scaler))
+    inputs = EvaluationInputs(train, test, diffusion.scaler, vae, diffusion, mdn)
     scorings = [ScoringOptions(formula=formula, empty_frames=args.empty_frames, infill_frames=args.infill_frames,
                                flatten=args.flatten)
                 for formula in (("exact", "original") if args.oa_formula == "both" else (args.oa_formula,))]
     settings = EvaluationSettings(
         num_samples=args.num_samples, seed=args.seed, held_out_split=held_out, ddim_steps=args.ddim_steps,
         curve_points=args.curve_points, fill=args.fill, decode_batch=args.decode_batch, pianorolls=args.pianorolls,
-        precision=args.precision, original_infill=args.original_infill,
-        ddim_sweep=tuple(dict.fromkeys(args.ddim_sweep)), scoring=scorings[0], extra_scorings=tuple(scorings[1:]))
+        precision=args.precision, original_infill=args.original_infill, sweep=sweep, scoring=scorings[0],
+        extra_scorings=tuple(scorings[1:]))
     result = evaluate(inputs, settings, args.out, progress=not args.no_progress)
     out = pathlib.Path(args.out)
     print(terminal_table(result.tables, result.absent, result.unscored))

@@ -200,11 +200,13 @@ def open_music_model(args):
     return Pipeline(open_run_from_args(args), musicvae.load(args.vae))
 
 
-def open_run_from_args(args):
-    """The `DiffusionModel` of `--checkpoint` with `--config`, `--set`, `--precision`, `--xla`."""
+def open_run_from_args(args, with_scaler: bool = True):
+    """The `DiffusionModel` of `--checkpoint` with `--config`, `--set`, `--precision`, `--xla` (without its latent
+    scaling for latents in and out: `with_scaler=False`)."""
     from symdiff_tf.diffusion.inference import open_run
 
-    return open_run(args.checkpoint, args.config, args.overrides, args.precision, jit_compile=args.xla)
+    return open_run(args.checkpoint, args.config, args.overrides, args.precision, jit_compile=args.xla,
+                    with_scaler=with_scaler)
 
 
 def options_from_args(args, model):

@@ -149,13 +149,13 @@ def load_template(path):
 def _run_template(args) -> int:
     import numpy as np
 
-    out = check_npy_out(args.out)
     if args.checkpoint is None:
         raise ValueError("--template: latents are infilled with a run; add --checkpoint RUN")
     refuse(args, {"vae": "--vae", "temperature": "--temperature", "model": "--model"},
            "not with --template (latents in and out, nothing is decoded)")
+    out = check_npy_out(args.out)
     template = load_template(args.template)
-    sampler = open_run_from_args(args).sampler
+    sampler = open_run_from_args(args, with_scaler=False).sampler
     if template.shape[1:] != sampler.window_shape:
         raise ValueError(f"--template {args.template}: the model infills windows [B, {sampler.window_shape[0]}, "
                          f"{sampler.window_shape[1]}], got {list(template.shape)}")

@@ -138,7 +138,7 @@ def _run_latents(args, seeds) -> int:
                                                    "decoded")
     if args.model is not None:
         raise ValueError("--model and --checkpoint: give one (a bundle, or a run directory)")
-    sampler = open_run_from_args(args).sampler
+    sampler = open_run_from_args(args, with_scaler=False).sampler
     options = options_from_args(args, sampler)
     check_intermediates(args.intermediates, options.steps)
     with step_progress(args, f"sample ({options.scheduler})", options.steps) as progress:
