@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from symdiff_tf.data.sources import load_window_array
-    from symdiff_tf.diffusion.inference import load_sampler
+    from symdiff_tf.diffusion.inference import open_run
     from symdiff_tf.evaluation.metrics.latent import latent_metrics
 
     train_if_needed(args)
@@ -62,15 +62,14 @@ def main(argv=None) -> int:
 
     scores = {precision: [] for precision in PRECISIONS}
     for precision in PRECISIONS:
-        trained, sampler = load_sampler(args.config, args.workdir, precision=precision)
-        sampling = trained.config.sampling
+        sampler = open_run(args.workdir, args.config, precision=precision, with_scaler=False).sampler
         for seed in range(args.seeds):
             start = time.time()
+            seeds = seed * args.samples + np.arange(args.samples)  # one seed per window, none shared across seeds
             if args.ddim_steps:
-                samples = sampler.ddim(args.samples, seed, num_steps=args.ddim_steps)
+                samples = sampler.sample(seeds, "ddim", args.ddim_steps)
             else:
-                samples = sampler.ddpm(args.samples, seed, ddpm_form=sampling.ddpm_form)
-            samples = np.asarray(samples)
+                samples = sampler.sample(seeds, "ddpm")
             scores[precision].append(latent_metrics(reference, samples) | {"samples": samples})
             row = scores[precision][-1]
             print(f"{precision:>9} seed {seed}: FD {row['fd']:.4f}  MMD {row['mmd']:.4f}  "

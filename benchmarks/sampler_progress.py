@@ -1,5 +1,5 @@
 """What the progress bar of `symdiff sample` / `symdiff infill` costs: the compiled sampler run in one call against
-the same sampler run in blocks of steps with a tqdm bar updated between them (`DiffusionSampler`'s `progress`).
+the same sampler run in spans of steps with a tqdm bar updated between them (`LatentSampler`'s `progress`).
 
     .venv/bin/python benchmarks/sampler_progress.py                       # configs/tiny.yaml and configs/cpu.yaml
     .venv/bin/python benchmarks/sampler_progress.py --configs cpu --repeats 5 --num 64
@@ -25,17 +25,17 @@ import tqdm  # noqa: E402
 
 from symdiff_tf.config import from_dict, load_yaml  # noqa: E402
 from symdiff_tf.diffusion.config import DDPMConfig  # noqa: E402
-from symdiff_tf.diffusion.samplers import DiffusionSampler  # noqa: E402
-from symdiff_tf.diffusion.schedule import LinearSchedule  # noqa: E402
+from symdiff_tf.diffusion.inference import make_sampler  # noqa: E402
+from symdiff_tf.diffusion.reverse import LatentSampler  # noqa: E402
+from symdiff_tf.diffusion.schedulers import NAMES  # noqa: E402
 from symdiff_tf.diffusion.task import DDPMTask  # noqa: E402
 from symdiff_tf.paths import REPO_ROOT  # noqa: E402
 
 
-def build_sampler(config_name: str, mode: str) -> DiffusionSampler:
+def build_sampler(config_name: str, mode: str) -> LatentSampler:
     config = from_dict(DDPMConfig, load_yaml(REPO_ROOT / "configs" / f"{config_name}.yaml")["ddpm"], config_name)
     keras.utils.set_random_seed(0)
-    model = DDPMTask(config).model
-    return DiffusionSampler(model, LinearSchedule.from_config(config.schedule), mode=mode)
+    return make_sampler(DDPMTask(config).model, config, jit_compile=mode == "xla")
 
 
 def timed(sample, with_bar: bool, total_steps: int):
@@ -51,14 +51,11 @@ def timed(sample, with_bar: bool, total_steps: int):
 
 def measure(config_name: str, method: str, args) -> dict:
     sampler = build_sampler(config_name, args.mode)
-    if method == "ddpm":
-        total = sampler.schedule.num_steps
-        def sample(progress):
-            return sampler.ddpm(args.num, seed=1, progress=progress)
-    else:
-        total = min(args.ddim_steps, sampler.schedule.num_steps)
-        def sample(progress):
-            return sampler.ddim(args.num, seed=1, num_steps=total, progress=progress)
+    total = sampler.num_diffusion_steps if method == "ddpm" else min(args.ddim_steps, sampler.num_diffusion_steps)
+    seeds = np.arange(1, args.num + 1)
+
+    def sample(progress):
+        return sampler.sample(seeds, method, total, progress=progress)
     _, reference = timed(sample, False, total)  # traces the compiled functions
     _, barred = timed(sample, True, total)
     if not np.array_equal(reference, barred):
@@ -75,9 +72,9 @@ def measure(config_name: str, method: str, args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=["tiny", "cpu"])
-    parser.add_argument("--methods", nargs="+", default=["ddpm", "ddim"], choices=("ddpm", "ddim"))
+    parser.add_argument("--methods", nargs="+", default=["ddpm", "ddim"], choices=NAMES)
     parser.add_argument("--num", type=int, default=16, help="windows per batch (symdiff sample's default)")
-    parser.add_argument("--ddim-steps", type=int, default=50)
+    parser.add_argument("--ddim-steps", type=int, default=50, help="steps of the other schedulers than ddpm")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mode", choices=("compiled", "xla"), default="compiled")
     args = parser.parse_args(argv)
