@@ -55,7 +55,11 @@ def cluster(tmp_path_factory):
         for process in reversed(processes):
             process.terminate()
         for process in processes:
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a busy worker that ignores SIGTERM
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture(scope="module")
