@@ -228,7 +228,7 @@ def test_kept_top_k_and_a_latent_dim_that_follows_the_data(data_dir, tmp_path, c
     out = tmp_path / "s.npy"
     assert cli.main(["sample", "--checkpoint", str(workdir), "--num", "2", "--out", str(out), "--config", TINY,
                      "--set", "ddpm.model.sequence_length=16", "--set", "ddpm.model.latent_dim=0",
-                     "--method", "ddim", "--steps", "2"]) == 0
+                     "--scheduler", "ddim", "--steps", "2"]) == 0
     assert np.load(out).shape == (2, 16, 5)
 
 
