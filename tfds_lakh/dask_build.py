@@ -90,7 +90,10 @@ def dask_examples(files, config, stats, settings: DaskSettings, split: str):
     At most `TASKS_IN_FLIGHT_PER_WORKER` tasks per worker are submitted and not yet collected. Examples come in
     the order tasks finish; TFDS orders the written examples by their keys' hashes, so the dataset is the same.
     """
-    from distributed import Client, as_completed
+    try:
+        from distributed import Client, as_completed
+    except ImportError as err:
+        raise ImportError("lakh_midi on a Dask cluster needs dask and distributed: pip install -e '.[beam]'") from err
 
     tasks = [files[begin:begin + settings.files_per_task] for begin in range(0, len(files), settings.files_per_task)]
     task_stats = [None] * len(tasks)
