@@ -56,7 +56,7 @@ def cluster(tmp_path_factory):
             process.terminate()
         for process in processes:
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:  # a busy worker that ignores SIGTERM
                 process.kill()
                 process.wait()
