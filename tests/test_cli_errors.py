@@ -89,15 +89,11 @@ def test_import_magenta_garbage(tmp_path, bad_files):
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A tiny diffusion run (2 steps on synthetic windows of 8 dims) and a tiny MusicVAE file."""
-    from symdiff_tf import cli, musicvae
-
-    root = tmp_path_factory.mktemp("run")
-    assert cli.main(["train", "--config", TINY, "--data", "synthetic:16:8", "--workdir", str(root / "ddpm"),
-                     "--max-steps", "2", "--no-progress"]) == 0
-    musicvae.build_model("tiny").save(root / "vae.keras")
-    return root
+def tiny_root(tiny_run):
+    """The folder of the shared tiny run (conftest.py): `ddpm/` (4 latent dims) and `vae.keras`."""
+    vae_path, run = tiny_run
+    assert run == vae_path.parent / "ddpm"
+    return vae_path.parent
 
 
 def test_describe_missing_config():
@@ -119,46 +115,46 @@ def test_sample_folder_without_checkpoint(tmp_path, bad_files):
                       "empty_dir", "no checkpoint")
 
 
-def test_sample_shows_progress_over_the_steps(tiny_run, tmp_path):
-    result = run("sample", "--checkpoint", str(tiny_run / "ddpm"), "--num", "2", "--out", str(tmp_path / "x.npy"))
+def test_sample_shows_progress_over_the_steps(tiny_root, tmp_path):
+    result = run("sample", "--checkpoint", str(tiny_root / "ddpm"), "--num", "2", "--out", str(tmp_path / "x.npy"))
     assert result.returncode == 0, result.stderr
     assert "sample (ddpm)" in result.stderr and "20/20" in result.stderr  # tiny.yaml: 20 diffusion steps
-    quiet = run("sample", "--checkpoint", str(tiny_run / "ddpm"), "--num", "2", "--out", str(tmp_path / "y.npy"),
+    quiet = run("sample", "--checkpoint", str(tiny_root / "ddpm"), "--num", "2", "--out", str(tmp_path / "y.npy"),
                 "--no-progress")
     assert quiet.returncode == 0 and "sample (ddpm)" not in quiet.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), np.load(tmp_path / "y.npy"))
 
 
-def test_infill_unreadable_template(tiny_run, tmp_path, bad_files):
-    assert_user_error(run("infill", "--checkpoint", str(tiny_run / "ddpm"), "--template",
+def test_infill_unreadable_template(tiny_root, tmp_path, bad_files):
+    assert_user_error(run("infill", "--checkpoint", str(tiny_root / "ddpm"), "--template",
                           str(bad_files / "one_byte.npy"), "--out", str(tmp_path / "x.npy")), "one_byte.npy")
 
 
-def test_infill_template_of_the_wrong_shape(tiny_run, tmp_path, bad_files):
-    result = run("infill", "--checkpoint", str(tiny_run / "ddpm"), "--template", str(bad_files / "wrong_shape.npy"),
+def test_infill_template_of_the_wrong_shape(tiny_root, tmp_path, bad_files):
+    result = run("infill", "--checkpoint", str(tiny_root / "ddpm"), "--template", str(bad_files / "wrong_shape.npy"),
                  "--out", str(tmp_path / "x.npy"))
-    assert_user_error(result, "wrong_shape.npy", "[B, 32, 8]")
+    assert_user_error(result, "wrong_shape.npy", "[B, 32, 4]")
 
 
-def test_evaluate_missing_vae(tiny_run, tmp_path):
-    assert_user_error(run("evaluate", "--diffusion", str(tiny_run / "ddpm"), "--vae", str(tmp_path / "MISSING.keras"),
+def test_evaluate_missing_vae(tiny_root, tmp_path):
+    assert_user_error(run("evaluate", "--diffusion", str(tiny_root / "ddpm"), "--vae", str(tmp_path / "MISSING.keras"),
                           "--data", "x.npz", "--out", str(tmp_path / "out")), "MISSING.keras")
 
 
-def test_evaluate_run_without_checkpoint(tiny_run, tmp_path, bad_files):
+def test_evaluate_run_without_checkpoint(tiny_root, tmp_path, bad_files):
     assert_user_error(run("evaluate", "--diffusion", str(bad_files / "empty_dir"), "--vae",
-                          str(tiny_run / "vae.keras"), "--data", "x.npz", "--out", str(tmp_path / "out")),
+                          str(tiny_root / "vae.keras"), "--data", "x.npz", "--out", str(tmp_path / "out")),
                       "empty_dir", "no checkpoint")
 
 
-def test_evaluate_bad_windows(tiny_run, tmp_path, bad_files):
-    assert_user_error(run("evaluate", "--diffusion", str(tiny_run / "ddpm"), "--vae", str(tiny_run / "vae.keras"),
+def test_evaluate_bad_windows(tiny_root, tmp_path, bad_files):
+    assert_user_error(run("evaluate", "--diffusion", str(tiny_root / "ddpm"), "--vae", str(tiny_root / "vae.keras"),
                           "--data", str(bad_files / "one_byte.npy"), "--out", str(tmp_path / "out")), "one_byte.npy")
 
 
-def test_sample_artifact_with_a_broken_model(tiny_run, tmp_path):
+def test_sample_artifact_with_a_broken_model(tiny_root, tmp_path):
     import shutil
 
-    artifact = shutil.copytree(tiny_run / "ddpm" / "inference" / "step_2", tmp_path / "step_2")
+    artifact = shutil.copytree(tiny_root / "ddpm" / "inference" / "step_2", tmp_path / "step_2")
     (artifact / "model.keras").write_bytes(b"not a keras archive")
     assert_user_error(run("sample", "--checkpoint", str(artifact), "--out", str(tmp_path / "x.npy")), "model.keras")

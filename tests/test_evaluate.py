@@ -276,3 +276,17 @@ def test_gap_frames_are_those_touching_the_infilled_bars():
     assert scored_frames("infilling", ScoringOptions(infill_frames="gap")) == "gap"
     assert scored_frames("unconditional", ScoringOptions(infill_frames="gap")) == "all"
     assert scored_frames("infilling", ScoringOptions()) == scored_frames("unconditional", ScoringOptions()) == "all"
+
+
+def test_what_a_listener_hears_is_written_for_every_row(with_mdn, trained):
+    out, tables = with_mdn
+    heard = json.loads((out / "listening.json").read_text())
+    assert {setting: list(rows) for setting, rows in heard.items()} == {
+        setting: list(rows) for setting, rows in tables.items()}
+    assert all(rows[name]["pieces"] == 4 for rows in heard.values() for name in rows)
+    # the infilled rows are scored against the test windows they were made from: kept bars are theirs, so the
+    # repetition-aware score exists for them and not for the data's own rows
+    assert "repetition_f1" in heard["infilling"]["ddpm"] and "repetition_f1" not in heard["infilling"]["test"]
+    assert "repetition_f1" not in heard["unconditional"]["ddpm"]
+    assert heard["unconditional"]["train"] == heard["infilling"]["train"]
+    assert "## infilling" in (out / "listening.md").read_text()

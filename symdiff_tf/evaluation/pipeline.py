@@ -6,6 +6,7 @@ import pathlib
 import numpy as np
 
 from symdiff_tf.evaluation import figures, generate, tables
+from symdiff_tf.evaluation.listening_table import listening_table, write_listening
 from symdiff_tf.evaluation.decode import decode_windows, tokens_to_note_array
 from symdiff_tf.evaluation.generate import INFILLING, SETTINGS, UNCONDITIONAL, RowLatents, ordered_rows
 
@@ -202,7 +203,7 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
     computed is None, with its reason: `tables.score_row`).
 
     Written: `tables.json`, `tables.csv`, `tables.md`, `run.json` (settings, absent rows, rows not fully scored and
-    why),
+    why), `listening.json` and `listening.md` (what a listener hears, `listening_table`),
     `note_statistics.json`, `curves.json` and `figure3_curves.png` (when `curve_points`),
     `pianorolls/{setting}_{i}.png`, `midi/{setting}/{row}_{i}.mid`.
     """
@@ -230,7 +231,7 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
                                 generate.row_seeds(seed, "test", n))
     bar.update()
     decoded = _Decoded(codec, settings.decode_batch, progress)
-    results, note_stats, tokens_by_setting, curves, unscored = {}, {}, {}, {}, {}
+    results, note_stats, tokens_by_setting, curves, unscored, listening = {}, {}, {}, {}, {}, {}
     ground_truths = {}  # (scored frames, scoring) -> train row statistics: "all" frames serve both settings
     extra_results = {}  # extra scoring -> (tables, unscored)
     for setting in SETTINGS:
@@ -248,6 +249,8 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
                 rows, pieces, setting, train, num_chunks, extra, ground_truths)
         ground_truth = ground_truths[(tables.scored_frames(setting, scoring), scoring)]
         note_stats[setting] = {name: tables.mean_note_statistics(pieces[name][1], num_chunks) for name in rows}
+        listening[setting] = listening_table({name: pieces[name][1] for name in rows}, setting, num_chunks,
+                                             generate.infill_gap(num_chunks))
         tokens_by_setting[setting] = {name: pieces[name][0] for name in rows}
         if with_curves:
             bar.set_postfix_str(f"{setting}: refinement curve")
@@ -275,6 +278,7 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
             **{f"scoring_{key}": value for key, value in dataclasses.asdict(scoring).items()}}
     absent = _absent_reasons(inputs)
     paths = tables.write_tables(out_dir, results, absent, meta, note_stats, unscored)
+    paths.update(write_listening(out_dir, listening))
     for extra, (extra_tables, extra_unscored) in extra_results.items():
         extra_meta = {**meta, **{f"scoring_{key}": value for key, value in dataclasses.asdict(extra).items()}}
         extra_dir = out_dir / EXTRA_SCORING_DIR.format(formula=extra.formula)

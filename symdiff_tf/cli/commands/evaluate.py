@@ -258,7 +258,7 @@ def run(args) -> int:
     extra = "".join(f", {path} (the {name[3:]} OA formula)" for name, path in result.paths.items()
                     if name.startswith("oa_"))
     print(f"wrote {result.paths['markdown']} (Tables 1-3), {result.paths['json']}, {result.paths['csv']}, "
-          f"{result.paths['run']}{extra}; piano rolls in {out / 'pianorolls'}/, MIDI in {out / 'midi'}/"
+          f"{result.paths['run']}{extra}, {result.paths['listening_markdown']} (what a listener hears); piano rolls in {out / 'pianorolls'}/, MIDI in {out / 'midi'}/"
           + (f", Figure 3 in {out / 'figure3_curves.png'}" if (out / "figure3_curves.png").is_file() else ""))
     print(f"next: read {result.paths['markdown']} (docs/evaluation.md explains each number) and listen to "
           f"{out / 'midi' / 'unconditional'}/; evaluate another checkpoint with --diffusion RUN/inference/step_N "
