@@ -127,6 +127,7 @@ def test_evaluate_makes_the_windows_the_models_were_trained_on(two_split_spec, t
     import argparse
 
     from symdiff_tf.cli.commands import evaluate as evaluate_command
+    from symdiff_tf.diffusion.inference import open_run
 
     spec = two_split_spec
     ddpm, mdn = tmp_path / "ddpm", tmp_path / "mdn"
@@ -136,7 +137,9 @@ def test_evaluate_makes_the_windows_the_models_were_trained_on(two_split_spec, t
 
     args = argparse.Namespace(diffusion=str(ddpm), diffusion_config=None, mdn=str(mdn), mdn_config=None,
                               data=spec, num_samples=4, seed=5, split="auto")
-    trained = evaluate_command.latent_config(args)
+    diffusion = open_run(ddpm, with_scaler=False)
+    evaluate_command.check_same_windows(diffusion, args)  # the MDN was trained on the same windows
+    trained = diffusion.latents
     assert trained == LatentDataConfig(window_chunks=16, kept_dims=(0, 2, 5))
     train, test, scaler, split = evaluate_command.load_data(args, trained)
     assert split == "validation"  # the hash split has no test split

@@ -276,7 +276,7 @@ def test_bad_data_is_refused(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((4, 31), np.int64))
     with pytest.raises(ValueError, match=r"bad.npy: expected tokens \[batch, 32\]"):
         load_token_chunks(tmp_path / "bad.npy")
-    with pytest.raises(ValueError, match="tfds:lakh_midi/tokens@.*no train split"):
+    with pytest.raises(ValueError, match="tfds:lakh_midi/tokens@.*no built dataset in .*build it first"):
         load_token_chunks(f"tfds:lakh_midi/tokens@{tmp_path}")  # not built there
 
 

@@ -184,7 +184,7 @@ def test_sample_and_infill_commands_write_latents(reference, tmp_path, capsys):
     samples = np.load(out)
     assert samples.shape == (3, 32, 8) and np.abs(samples).max() <= 1.0
     assert np.load(tmp_path / "samples.states.npy").shape == (2, 3, 32, 8)
-    assert main(["sample", "--config", TINY, "--checkpoint", str(workdir), "--num", "2", "--method", "ddim",
+    assert main(["sample", "--config", TINY, "--checkpoint", str(workdir), "--num", "2", "--scheduler", "ddim",
                  "--steps", "4", "--out", str(tmp_path / "ddim.npy")]) == 0
     filled = tmp_path / "filled.npy"
     assert main(["infill", "--config", TINY, "--checkpoint", str(workdir), "--template", str(out),
@@ -195,16 +195,17 @@ def test_sample_and_infill_commands_write_latents(reference, tmp_path, capsys):
     assert np.abs(result[:, 8:24] - samples[:, 8:24]).max() > 1e-3
     ddim_filled = tmp_path / "ddim_filled.npy"
     assert main(["infill", "--config", TINY, "--checkpoint", str(workdir), "--template", str(out),
-                 "--keep", "0-7,24-31", "--ddim-steps", "4", "--eta", "0.5", "--out", str(ddim_filled)]) == 0
+                 "--keep", "0-7,24-31", "--scheduler", "ddim", "--steps", "4", "--eta", "0.5",
+                 "--out", str(ddim_filled)]) == 0
     ddim_result = np.load(ddim_filled)
     np.testing.assert_array_equal(ddim_result[:, :8], samples[:, :8])
     np.testing.assert_array_equal(ddim_result[:, 24:], samples[:, 24:])
     assert np.abs(ddim_result[:, 8:24] - result[:, 8:24]).max() > 1e-3
     capsys.readouterr()
     assert main(["infill", "--config", TINY, "--checkpoint", str(workdir), "--template", str(out), "--eta", "1",
-                 "--out", str(ddim_filled)]) == 1
+                 "--out", str(ddim_filled)]) == 1  # the run's default scheduler (tiny.yaml: ddpm) has no eta
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "symdiff infill: --eta applies to DDIM infilling only: add --ddim-steps K")
+        "symdiff infill: --eta 1: the ddpm scheduler has no eta (only ddim)")
 
 
 RUN_DIMS = 6  # not tiny.yaml's latent_dim (8): reading the run's own config is the only way to load it
