@@ -5,7 +5,8 @@ TensorFlow's C++ core logs a dozen lines at import and first use (oneDNN notices
 log level applies, so `TF_CPP_MIN_LOG_LEVEL` cannot silence them. `quiet_stderr()` puts a filter between file
 descriptor 2 and the terminal: glog-style lines of severity I and W, the no-GPU errors and the known notices are
 dropped; everything else (our messages, Python tracebacks, progress bars, other errors) passes unchanged.
-Python-level noise (TFDS deprecation warnings, absl INFO lines) is turned down at the same time.
+Python-level noise (TFDS deprecation warnings, absl INFO lines, TensorFlow's Python warnings) is turned down at the
+same time.
 """
 from __future__ import annotations
 
@@ -84,6 +85,9 @@ def quiet_stderr():
         logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS deprecation notices come through it
     except ImportError:
         pass
+    # TensorFlow's Python warnings (e.g. "N out of the last N calls ... triggered tf.function retracing" when an
+    # evaluation traces one compiled loop per scheduler and step count): about its internals, not the user's input
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     sys.stderr.flush()
     terminal = os.dup(2)
     read_fd, write_fd = os.pipe()
