@@ -59,7 +59,7 @@ def test_greedy_decode_matches_magenta(reference, imported):
 
 def test_import_command_and_load(reference, tmp_path):
     from symdiff_tf import musicvae
-    from symdiff_tf.cli import COMMANDS
+    from symdiff_tf.cli.main import COMMANDS
 
     assert COMMANDS["import-magenta"] == "import_magenta"
     out = tmp_path / "tiny.keras"

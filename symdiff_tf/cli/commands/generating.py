@@ -178,7 +178,7 @@ def bundle_message(err) -> str:
     """The one line of a failed check inside the bundle (`symdiff_tf.export.checks`), from TensorFlow's error."""
     import re
 
-    text = getattr(err, "message", str(err))
+    text = getattr(err, "message", str(err)).replace("\\'", "'")  # TensorFlow escapes quotes in the message
     found = re.search(r"assertion failed: \[(.*?)\](?: \[(.*?)\])?", text, re.S)
     if not found:
         return text.strip().splitlines()[0]
