@@ -180,15 +180,14 @@ class LatentSampler(SamplingDefaults):
     def _generate(self, seeds, name, steps, eta, template, keep, uniform_start, template_at_current_step,
                   num_intermediates, progress):
         if isinstance(name, schedulers.Scheduler):
-            scheduler = name
-            steps = self.check_steps(scheduler.default_steps(self.sampling.ddim_steps) if steps is None else steps)
+            scheduler, identity = name, id(name)
         else:
             name = name or self.default_scheduler
-            scheduler = self.scheduler(name, eta)
-            steps = self.check_steps(self.default_steps(name) if steps is None else steps)
+            scheduler, identity = self.scheduler(name, eta), (name, None if eta is None else float(eta))
+        steps = self.check_steps(scheduler.default_steps(self.sampling.ddim_steps) if steps is None else steps)
         pairs = noise.seed_pairs(np.asarray(seeds, np.int64))
         timesteps = scheduler.timesteps(steps)
-        start, span = self._functions(name, eta, template is not None, bool(uniform_start),
+        start, span = self._functions(scheduler, identity, template is not None, bool(uniform_start),
                                       bool(template_at_current_step), int(num_intermediates))
         extra = () if template is None else (tf.constant(template), tf.constant(keep[:, :, None]))
         x = start(pairs, timesteps, *extra)
@@ -207,13 +206,12 @@ class LatentSampler(SamplingDefaults):
         x = x.numpy()
         return (x, records.numpy()) if num_intermediates else x
 
-    def _functions(self, name, eta, infilling, uniform_start, template_at_current_step, num_intermediates):
-        """The compiled (start, span) pair of one setting (traced once per batch size); `name` a scheduler's name
-        or a `Scheduler` object."""
-        key = (name if isinstance(name, str) else id(name), None if eta is None else float(eta), infilling,
-               uniform_start, template_at_current_step, num_intermediates)
+    def _functions(self, scheduler, identity, infilling, uniform_start, template_at_current_step, num_intermediates):
+        """The compiled (start, span) pair of one setting (traced once per batch size). `identity` names the
+        scheduler's settings ((name, eta), or the id of a `Scheduler` object the caller passed), so that the
+        functions compiled for them serve every later call with the same settings."""
+        key = (identity, infilling, uniform_start, template_at_current_step, num_intermediates)
         if key not in self._compiled:
-            scheduler = name if isinstance(name, schedulers.Scheduler) else self.scheduler(name, eta)
 
             def start(pairs, timesteps, template=None, keep=None):
                 return self.start(pairs, scheduler, timesteps[0], template, keep, uniform_start)

@@ -30,7 +30,7 @@ def open_bundle_model(folder, loaded=None, precision: str = "none"):
 
     import tensorflow as tf
 
-    from symdiff_tf.config import from_dict
+    from symdiff_tf.config import from_dict, load_yaml
     from symdiff_tf.data.latent_config import LatentDataConfig
     from symdiff_tf.data.scaler import LatentScaler
     from symdiff_tf.diffusion.config import DDPMConfig
@@ -38,7 +38,6 @@ def open_bundle_model(folder, loaded=None, precision: str = "none"):
     from symdiff_tf.models_common.precision import dtype_policy
     from symdiff_tf.musicvae.identity import vae_content_hash
     from symdiff_tf.musicvae.model import MusicVAE
-    from symdiff_tf.config import load_yaml
 
     folder = pathlib.Path(folder)
     loaded = loaded if loaded is not None else tf.saved_model.load(str(folder))

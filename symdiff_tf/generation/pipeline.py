@@ -151,6 +151,10 @@ class Pipeline:
         """Checked options, None meaning the model's default (`resolve_options`)."""
         return resolve_options(self.sampler, scheduler, steps, eta, temperature)
 
+    def describe(self) -> str:
+        """What generates: the model's source (a run directory or a bundle folder)."""
+        return str(self.model.source)
+
     # ----- graph pieces (tensors in and out, no input checks): the SavedModel calls these too --------------
     def _melodies(self, scaled, pairs, temperature, tokens=None, real_bars=None):
         """Scaled latents → {tokens, joined, latents}; the real bars of `tokens` `[B, 32, 32]` are pasted back."""

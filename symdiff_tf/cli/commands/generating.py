@@ -99,7 +99,7 @@ class BundleModel:
         import yaml
 
         from symdiff_tf.config import from_dict
-        from symdiff_tf.diffusion.config import SamplingConfig, ScheduleConfig
+        from symdiff_tf.diffusion.config import DDPMConfig
         from symdiff_tf.diffusion.reverse import SamplingDefaults
         from symdiff_tf.diffusion.schedule import LinearSchedule
         from symdiff_tf.export.bundle import CONFIG_FILENAME, SIGNATURES
@@ -110,9 +110,9 @@ class BundleModel:
         if missing:
             raise ValueError(f"--model {self.folder}: a SavedModel without the signatures {missing} of a symdiff "
                              "bundle")
-        ddpm = yaml.safe_load((self.folder / "assets" / CONFIG_FILENAME).read_text(encoding="utf-8"))["ddpm"]
-        self.defaults = SamplingDefaults(LinearSchedule.from_config(from_dict(ScheduleConfig, ddpm["schedule"])),
-                                         from_dict(SamplingConfig, ddpm["sampling"]))
+        ddpm = from_dict(DDPMConfig, yaml.safe_load(
+            (self.folder / "assets" / CONFIG_FILENAME).read_text(encoding="utf-8"))["ddpm"])
+        self.defaults = SamplingDefaults(LinearSchedule.from_config(ddpm.schedule), ddpm.sampling)
         if "scheduler" not in self.bundle.signatures["sample"].structured_input_signature[1]:
             raise ValueError(f"--model {self.folder}: a bundle of an older symdiff (no scheduler input); export it "
                              "again with `symdiff export`")
@@ -210,12 +210,14 @@ def open_run_from_args(args, with_scaler: bool = True):
 
 
 def options_from_args(args, model):
-    """The checked `GenerationOptions` of `args` for `model` (a `BundleModel`, `Pipeline` or `LatentSampler`)."""
+    """The checked `GenerationOptions` of `args` for `model`: a `BundleModel` or `Pipeline` (their `options`), or
+    for latents alone a `LatentSampler` (its own defaults)."""
     from symdiff_tf.generation.pipeline import resolve_options
 
-    defaults = model.defaults if isinstance(model, BundleModel) else getattr(model, "sampler", model)
-    return resolve_options(defaults, args.scheduler, args.steps, args.eta,
-                           0.0 if args.temperature is None else args.temperature)
+    temperature = 0.0 if args.temperature is None else args.temperature
+    if hasattr(model, "options"):
+        return model.options(args.scheduler, args.steps, args.eta, temperature)
+    return resolve_options(model, args.scheduler, args.steps, args.eta, temperature)
 
 
 @contextlib.contextmanager

@@ -107,7 +107,7 @@ def _run_song(args) -> int:
     seeds = seeds_of(args.seed, args.num)
     model = open_music_model(args)
     options = options_from_args(args, model)
-    print(f"infilling with {getattr(model, 'describe', lambda: args.checkpoint)()} ({options.describe()})",
+    print(f"infilling with {model.describe()} ({options.describe()})",
           flush=True)
     infill_windows, sample_windows = model_callables(model, options)
     melodies = regenerate_song(plan, seeds, infill_windows, sample_windows,

@@ -87,7 +87,7 @@ def run(args) -> int:
     model = open_music_model(args)
     options = options_from_args(args, model)
     print(f"sampling {args.num} melodies of {args.bars} bars with "
-          f"{getattr(model, 'describe', lambda: args.checkpoint)()} ({options.describe()})", flush=True)
+          f"{model.describe()} ({options.describe()})", flush=True)
     hint = (f"listen to the .mid files, or regenerate bars of a song: symdiff infill SONG.mid --bars 17-48 "
             f"--track MELODY --out {args.out}/infill")
     if args.bars == MODEL_BARS:
