@@ -11,7 +11,8 @@ choices, test only for the final tables):
              `VAE_STEPS` steps, a checkpoint every 250: a killed run resumes from its last checkpoint. To stop it
              early and go on with the other stages, run this stage with `--vae-steps` at or below the last
              checkpoint's step: it writes `runs/default/vae/model.keras` from that checkpoint without training;
-3. latents   the `lakh_midi` latent dataset of every song, rests encoded (`tfds build`);
+3. latents   the `lakh_midi` latent dataset of every song, rests encoded, the train melodies also transposed over
+             the MusicVAE's `transpose_range` (`tfds build`);
 4. ddpm      the diffusion model (`symdiff train --model ddpm`);
 5. mdn       the TransformerMDN baseline (`symdiff train --model mdn`);
 6. export    the SavedModel bundle `saved_models/default/<VERSION>/` (`symdiff export`).
@@ -42,10 +43,19 @@ STAGES = ("melodies", "vae", "latents", "ddpm", "mdn", "export")
 VAE_STEPS = 50_000  # version 3's MusicVAE (configs/default.yaml); hours on one core, resumed run after run
 
 
+def transpose_range() -> tuple[int, int]:
+    """The MusicVAE's `transpose_range` in `configs/default.yaml` (semitones): the latent dataset's
+    `train_transposed` split holds the train melodies transposed over the same shifts (`latents.transposed`)."""
+    import yaml
+
+    low, high = yaml.safe_load(CONFIG.read_text())["musicvae"]["transpose_range"]
+    return low, high
+
+
 def latent_config() -> dict:
     """The `lakh_midi` config of the latent dataset (named after the VAE's content hash by the builder)."""
     return {"name": "auto", "vae": str(RUN / "vae" / "model.keras"), "quantize": "beats", "track": "MELODY",
-            "split": "pop909", "encode_rests": True}
+            "split": "pop909", "encode_rests": True, "transpose": list(transpose_range())}
 
 
 def latent_spec() -> str:
@@ -53,7 +63,7 @@ def latent_spec() -> str:
     from tfds_lakh.lakh_midi_dataset_builder import make_config
 
     name = make_config(vae=RUN / "vae" / "model.keras", quantize="beats", track="MELODY", split="pop909",
-                       encode_rests=True).name
+                       encode_rests=True, transpose=transpose_range()).name
     return f"tfds:lakh_midi/{name}@{RUN / 'tfds'}"
 
 

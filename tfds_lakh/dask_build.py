@@ -67,8 +67,9 @@ def dask_settings(download_config) -> DaskSettings | None:
     return DaskSettings(dask_options.address, int(dask_options.partition_size or DEFAULT_FILES_PER_TASK), timeout)
 
 
-def build_task(files, config):
-    """One Dask task: `(name, path)` pairs -> (list of (key, example), the files' `SplitStats`).
+def build_task(files, config, transposed=False):
+    """One Dask task: `(name, path)` pairs -> (list of (key, example), the files' `SplitStats`); `transposed`:
+    the examples of the melodies' transposed copies (`read_melodies`).
 
     Runs on a worker; the VAE is loaded once per worker process."""
     from tfds_lakh.lakh_midi_dataset_builder import ChunkEncoder, SplitStats, file_examples
@@ -80,12 +81,13 @@ def build_task(files, config):
             _WORKER_ENCODERS[settings] = ChunkEncoder(*settings)
         encoder = _WORKER_ENCODERS[settings]
     stats = SplitStats()
-    return list(file_examples(files, config, encoder, stats)), stats
+    return list(file_examples(files, config, encoder, stats, transposed)), stats
 
 
-def dask_examples(files, config, stats, settings: DaskSettings, split: str):
-    """Yields the (key, example) pairs of `files` built on the Dask cluster of `settings`, and merges the tasks'
-    statistics into `stats` in file order once all tasks are done.
+def dask_examples(files, config, stats, settings: DaskSettings, split: str, transposed: bool = False):
+    """Yields the (key, example) pairs of `files` built on the Dask cluster of `settings` (`transposed`: of their
+    melodies' transposed copies, the split `train_transposed`), and merges the tasks' statistics into `stats` in
+    file order once all tasks are done.
 
     At most `TASKS_IN_FLIGHT_PER_WORKER` tasks per worker are submitted and not yet collected. Examples come in
     the order tasks finish; TFDS orders the written examples by their keys' hashes, so the dataset is the same.
@@ -106,7 +108,7 @@ def dask_examples(files, config, stats, settings: DaskSettings, split: str):
 
         def submit_next():
             for index, task_files in waiting:
-                future = client.submit(build_task, task_files, config, pure=False)
+                future = client.submit(build_task, task_files, config, transposed, pure=False)
                 index_of[future.key] = index
                 running.add(future)
                 return

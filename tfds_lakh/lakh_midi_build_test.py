@@ -1,4 +1,6 @@
-"""lakh_midi builds: the outside interface, manual-folder forms and errors, metadata, splits, latents, Beam."""
+"""lakh_midi builds: the outside interface, manual-folder forms and errors, metadata, splits, latents, Beam,
+transposed train melodies."""
+import collections
 import json
 import pathlib
 import shutil
@@ -10,6 +12,7 @@ import tensorflow_datasets as tfds
 
 import tfds_lakh
 from symdiff_tf import melody, musicvae
+from symdiff_tf.melody.chunks import CLASS_FIRST_PITCH, shifts_in_range, transpose_chunks
 from symdiff_tf.musicvae.identity import vae_content_hash
 from symdiff_tf.paths import shared_data_dir
 from tfds_lakh import lakh_midi_dataset_builder as lakh
@@ -250,3 +253,129 @@ def test_as_dataset_feeds_the_diffusion_trainer(latent_builds, tmp_path):
     history = train(lambda: get_spec("ddpm").build_task(ddpm), train_ds, ddpm.train, tmp_path, max_steps=1,
                     progress=False)
     assert history and np.isfinite(history[-1]["loss"])
+
+
+TRANSPOSE = (-6, 5)
+
+
+def test_transpose_names_a_config_only_when_set():
+    assert lakh.make_config(transpose=TRANSPOSE).name == "tokens-transposed_m6_5"
+    assert lakh.make_config(track="MELODY", split="pop909", transpose=[0, 3]).name == \
+        "tokens-beats-track_MELODY-split_pop909-transposed_0_3"
+    assert lakh.make_config(transpose=None).name == "tokens"  # every existing name stays
+    for bad in ((1, 5), (-6, -1), (-13, 5), (0, 0), (5,), "up"):
+        with pytest.raises(ValueError, match=r"lakh_midi config: transpose="):
+            lakh.make_config(transpose=bad)
+
+
+@pytest.fixture(scope="module")
+def transposed_builds(tmp_path_factory):
+    """The tiny-VAE latent config with `transpose=(-6, 5)`, built in this process and with Beam's DirectRunner."""
+    root = tmp_path_factory.mktemp("transposed")
+    config = lakh.make_config(vae=write_tiny_vae(TINY_VAE_CONFIG.vae), encode_batch_size=8, transpose=TRANSPOSE)
+    plain = build_lakh_midi(config, root / "plain", DUMMY)
+    beamed = build_lakh_midi(config, root / "beam", DUMMY, beam_options=_beam_options("in_memory"))
+    return plain, beamed
+
+
+def _shift(original, transposed) -> int:
+    """The semitones between a melody's tokens and its transposed copy (at its first onset)."""
+    first = np.flatnonzero(original.reshape(-1) >= CLASS_FIRST_PITCH)[0]
+    return int(transposed.reshape(-1)[first]) - int(original.reshape(-1)[first])
+
+
+def test_train_transposed_holds_each_train_melody_in_every_key_that_fits(transposed_builds, latent_builds):
+    built, _ = transposed_builds
+    untransposed, _ = latent_builds
+    assert built.builder_config.name == f"{TINY_VAE_CONFIG.name}-transposed_m6_5"
+    assert sorted(built.info.splits) == ["train", "train_transposed", "validation"]
+    for split in ("train", "validation"):  # exactly as built without transpose
+        before, after = _by_key(untransposed, split), _by_key(built, split)
+        assert sorted(before) == sorted(after)
+        for key in before:
+            np.testing.assert_array_equal(before[key]["tokens"], after[key]["tokens"])
+            np.testing.assert_allclose(before[key]["mu"], after[key]["mu"], rtol=1e-6, atol=1e-7)
+    vae = musicvae.load(TINY_VAE_CONFIG.vae)
+    train = _by_key(built, "train")
+    shifts = collections.defaultdict(list)
+    for example in tfds.as_numpy(built.as_dataset(split="train_transposed")):
+        key = (example["source_file"].decode(), int(example["melody_index"]))
+        original = train[key]
+        shift = _shift(original["tokens"], example["tokens"])
+        shifts[key].append(shift)
+        np.testing.assert_array_equal(example["tokens"], transpose_chunks(original["tokens"], shift))
+        np.testing.assert_array_equal(example["rests"], original["rests"])
+        played = ~example["rests"]
+        mu, sigma = vae.encode(example["tokens"][played])  # encoded like any melody
+        np.testing.assert_allclose(example["mu"][played], mu, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(example["sigma"][played], sigma, rtol=1e-5, atol=1e-5)
+    expected = {key: shifts_in_range(m["tokens"], *TRANSPOSE) for key, m in train.items()}
+    assert {key: sorted(found) for key, found in shifts.items()} == {k: s for k, s in expected.items() if s}
+    assert all(0 not in found for found in shifts.values())
+    assert sum(map(len, shifts.values())) > 2 * len(train)
+
+    meta, before = built.info.metadata, untransposed.info.metadata
+    for key in ("files_read", "files_skipped", "melodies", "chunks", "rest_chunks", "skipped_by_reason"):
+        assert meta[key] == before[key], key  # totals: every source file once
+    np.testing.assert_allclose(meta["mean_sigma_train"], before["mean_sigma_train"], rtol=1e-6)  # train only
+    moved = meta["splits"]["train_transposed"]
+    assert moved["files_read"] == before["splits"]["train"]["files_read"]
+    assert moved["melodies"] == built.info.splits["train_transposed"].num_examples == sum(map(len, shifts.values()))
+    assert len(moved["mean_sigma"]) == 8 and meta["config"]["transpose"] == list(TRANSPOSE)
+
+
+def test_beam_builds_the_same_train_transposed(transposed_builds):
+    assert_same_build(*transposed_builds)
+
+
+def test_a_dask_task_builds_the_same_train_transposed(transposed_builds):
+    from tfds_lakh.dask_build import build_task
+
+    built, _ = transposed_builds
+    names = sorted({name for name, _ in _by_key(built, "train")})
+    examples, stats = build_task([(name, str(DUMMY / name)) for name in names], built.builder_config,
+                                 transposed=True)
+    keys = [key for key, _ in examples]
+    assert len(set(keys)) == len(keys) == built.info.splits["train_transposed"].num_examples
+    assert {"clean_midi/Artist A/Long Song.mid#0-6", "clean_midi/Artist A/Long Song.mid#0+5"} <= set(keys)
+    assert not any(key.endswith(("+0", "-0")) for key in keys)
+    stored = tfds.as_numpy(built.as_dataset(split="train_transposed"))
+    assert sorted(e["tokens"].tobytes() for _, e in examples) == sorted(e["tokens"].tobytes() for e in stored)
+    assert stats.files_read == len(names)
+
+
+def test_transposed_latents_train_on_train_and_train_transposed(transposed_builds, latent_builds):
+    import tensorflow as tf
+
+    from symdiff_tf.data.latent_config import LatentDataConfig
+    from symdiff_tf.data.latent_windows import count_windows, datasets_for_training
+    from symdiff_tf.data.sources import open_tfds_windows, opened_scaler
+    from symdiff_tf.data.worker_shards import ShardedWindows, pipeline_examples
+
+    built, _ = transposed_builds
+    spec = f"tfds:lakh_midi/{built.builder_config.name}@{built.data_dir_root}"
+    config = LatentDataConfig(transposed=True, z_mode="mu")
+    rests = {split: [e["rests"] for e in tfds.as_numpy(built.as_dataset(split=split))]
+             for split in ("train", "train_transposed")}
+    train_windows, transposed_windows = (count_windows(rests[split], config) for split in rests)
+    assert train_windows == 3 and transposed_windows == 3 * 11  # Long Song, in every key of -6..5 but its own
+    assert int(open_tfds_windows(spec, "train", config).cardinality()) == train_windows + transposed_windows
+    assert int(open_tfds_windows(spec, "train", LatentDataConfig(z_mode="mu")).cardinality()) == train_windows
+    # the scaler is fit on both splits; the kept dims still come from train's mean sigma
+    _, _, both = datasets_for_training(built.as_dataset(split="train+train_transposed"), config,
+                                       mean_sigma_per_dim=built.info.metadata["mean_sigma_train"])
+    assert opened_scaler(spec, config) == both
+    # per worker: the files of both splits, shared out between the input pipelines
+    sharded = ShardedWindows(built, config)
+    assert sharded.split == "train+train_transposed"
+    per_pipeline = [len(list(pipeline_examples(built, sharded.split, tf.distribute.InputContext(2, i, 1))))
+                    for i in range(2)]
+    assert min(per_pipeline) > 0 and sum(per_pipeline) == len(rests["train"]) + len(rests["train_transposed"])
+
+    untransposed, _ = latent_builds
+    plain_spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{untransposed.data_dir_root}"
+    message = r"latents.transposed is set but the dataset has no train_transposed split .* option transpose"
+    with pytest.raises(ValueError, match=f"{TINY_VAE_CONFIG.name}/1.0.0: {message}"):
+        open_tfds_windows(plain_spec, "train", config)
+    with pytest.raises(ValueError, match=message):
+        ShardedWindows(untransposed, config)

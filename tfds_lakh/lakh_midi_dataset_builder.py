@@ -10,7 +10,9 @@ changing them needs no rebuild and the data is ~32x smaller than the original's 
 Configs (`LakhMidiConfig`) are named after their parameters: `tokens` (paper quantisation, hash split, no VAE),
 `tokens-beats`, `tokens-beats-track_MELODY-split_pop909` (POP909's melody track and split), and any latent config
 made with `make_config(vae=PATH, ...)` (name `latents_<the VAE's content hash>-...`, so that another VAE never
-reuses a dataset, whatever its file is called).
+reuses a dataset, whatever its file is called). A config with `transpose=(low, high)` adds the split
+`train_transposed`: every train melody again, transposed as a whole by each semitone shift in low..high that keeps
+its notes in range (`symdiff_tf.melody.chunks.shifts_in_range`; shift 0 is `train` itself).
 
 Beam: when `download_config` carries `beam_runner` or `beam_options`, `_generate_examples` returns a Beam
 PTransform (files read in parallel, VAE encoding in batches, statistics combined in the pipeline); otherwise
@@ -31,6 +33,8 @@ import tqdm
 from etils import epath
 
 from symdiff_tf import melody as melody_lib
+from symdiff_tf.data.latent_config import TRANSPOSED_SPLIT
+from symdiff_tf.melody.chunks import shifts_in_range, transpose_chunks
 from symdiff_tf.melody.extract import QUANTIZE_MODES, default_quantize
 from symdiff_tf.melody.midi_io import MIDI_SUFFIXES
 from symdiff_tf.melody.splits import pop909_split
@@ -38,6 +42,7 @@ from symdiff_tf.melody.splits import pop909_split
 ARCHIVES = ("lmd_full.tar.gz", "clean_midi.tar.gz", "lmd_matched.tar.gz")
 SPLIT_RULES = ("hash", "pop909")
 CHUNK_STEPS = 32
+MAX_TRANSPOSE = 12  # semitones either way: an octave
 _STATS_FILE = "_lakh_midi_stats-{split}.json"
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -73,6 +78,10 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
         encode_rests: False (the original): rest chunks get all-zero mu and sigma and are not encoded; True:
             they are encoded like any chunk (for a VAE trained with them, `train-vae --keep-rests`).
         encode_batch_size: chunks per VAE call.
+        transpose: None, or an inclusive semitone range `(low, high)` with low <= 0 <= high, at most
+            `MAX_TRANSPOSE` either way (e.g. (-6, 5): every key): adds the split `train_transposed`, each train
+            melody transposed as a whole by every shift in the range but 0 that keeps all its notes in MIDI
+            21..108 (no clipping). Validation and test are never transposed; `train` stays as without it.
     """
 
     quantize: str | None = None
@@ -82,6 +91,7 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
     vae: str | None = None
     encode_rests: bool = False
     encode_batch_size: int = 256
+    transpose: tuple[int, int] | None = None
     vae_hash: str | None = None  # filled from `vae` (the content hash); given, it must match
 
     def __post_init__(self):
@@ -97,21 +107,27 @@ class LakhMidiConfig(tfds.core.BuilderConfig):
             self.vae_hash = checked_vae_hash(self.vae, self.vae_hash)
         elif self.encode_rests:
             raise ValueError("lakh_midi config: encode_rests=True needs a vae")
+        if self.transpose is not None:
+            self.transpose = checked_transpose(self.transpose)
         if self.name in (None, "", "auto"):
             self.name = config_name(self.quantize, self.track, self.split, self.vae_hash, self.validation_percent,
-                                    self.encode_rests)
+                                    self.encode_rests, self.transpose)
         if self.version is None:
             self.version = "1.0.0"
         if not self.description:
             self.description = (f"melodies quantised in {self.quantize} mode, track={self.track or 'all'}, "
                                 f"{self.split} split" + (f", latents of the MusicVAE {self.vae_hash} ({self.vae})"
                                                          if self.vae else ", tokens only"))
+            if self.transpose:
+                self.description += (f", train also transposed by {self.transpose[0]}..{self.transpose[1]} "
+                                     f"semitones ({TRANSPOSED_SPLIT})")
 
     def record(self) -> dict:
         """The settings that shaped the data, stored in the dataset's metadata."""
         return {"quantize": self.quantize, "track": self.track, "split": self.split,
                 "validation_percent": self.validation_percent, "vae": self.vae, "vae_hash": self.vae_hash,
                 "encode_rests": self.encode_rests,
+                "transpose": None if self.transpose is None else list(self.transpose),
                 "storage": "per_melody (no windows: windows are made by symdiff_tf.data.latent_windows)",
                 "chunk_steps": CHUNK_STEPS}
 
@@ -126,10 +142,28 @@ def checked_vae_hash(vae, expected=None) -> str:
     return found
 
 
+def checked_transpose(transpose) -> tuple[int, int]:
+    """`transpose` (a pair of ints, e.g. a JSON list) as `(low, high)` semitones; ValueError naming it unless
+    low <= 0 <= high, not both 0, within `MAX_TRANSPOSE`."""
+    try:
+        low, high = (int(v) for v in transpose)
+    except (TypeError, ValueError):
+        raise ValueError(f"lakh_midi config: transpose={transpose!r}, expected [low, high] semitones") from None
+    if not -MAX_TRANSPOSE <= low <= 0 <= high <= MAX_TRANSPOSE or low == high:
+        raise ValueError(f"lakh_midi config: transpose={transpose!r}, expected [low, high] semitones with "
+                         f"-{MAX_TRANSPOSE} <= low <= 0 <= high <= {MAX_TRANSPOSE}, not both 0")
+    return low, high
+
+
+def _signed_name(semitones: int) -> str:
+    """Semitones for a config name: -6 -> "m6", 5 -> "5"."""
+    return f"m{-semitones}" if semitones < 0 else str(semitones)
+
+
 def config_name(quantize="paper", track=None, split="hash", vae_hash=None, validation_percent=1,
-                encode_rests=False) -> str:
+                encode_rests=False, transpose=None) -> str:
     """The config name made from its parameters; the paper's settings without a VAE give `tokens`, a VAE adds
-    `latents_<its content hash>`."""
+    `latents_<its content hash>`, `transpose=(-6, 5)` the suffix `transposed_m6_5`."""
     parts = ["tokens" if vae_hash is None else "latents_" + vae_hash]
     if quantize != "paper":
         parts.append(quantize)
@@ -141,17 +175,19 @@ def config_name(quantize="paper", track=None, split="hash", vae_hash=None, valid
         parts.append(f"val{validation_percent}")
     if encode_rests:
         parts.append("rests_encoded")
+    if transpose:
+        parts.append(f"transposed_{_signed_name(transpose[0])}_{_signed_name(transpose[1])}")
     return "-".join(parts)
 
 
 def make_config(quantize=None, track=None, split="hash", vae=None, validation_percent=1,
-                encode_batch_size=256, encode_rests=False) -> LakhMidiConfig:
+                encode_batch_size=256, encode_rests=False, transpose=None) -> LakhMidiConfig:
     """A config named after its parameters, e.g. `make_config(vae="vae.keras")` -> `latents_<VAE hash>`.
 
     quantize None: "beats" when a track is named, else "paper" (see `LakhMidiConfig`)."""
     return LakhMidiConfig(name="auto", quantize=quantize, track=track, split=split, vae=None if vae is None
                           else str(vae), validation_percent=validation_percent,
-                          encode_batch_size=encode_batch_size, encode_rests=encode_rests)
+                          encode_batch_size=encode_batch_size, encode_rests=encode_rests, transpose=transpose)
 
 
 
@@ -198,12 +234,14 @@ def assign_split(name: str, digest: str, config: LakhMidiConfig) -> str:
     return "validation" if int(digest, 16) % 100 < config.validation_percent else "train"
 
 
-def read_melodies(name: str, path: str, config: LakhMidiConfig):
+def read_melodies(name: str, path: str, config: LakhMidiConfig, transposed: bool = False):
     """One file -> (list of melody dicts, report dict), through `symdiff_tf.melody.file_to_melodies`.
 
     Never raises for bad input: the report carries the reason. A melody dict has `tokens` `[n, 32]` int32,
     `rests` `[n]` bool and the melody's place in the source (`melody_index`, `track`, `program`, `split_index`,
     `start_step`, `start_seconds`). Melodies without a chunk (drums, under 2 bars) are counted, not stored.
+    `transposed`: instead of the melodies, their copies transposed by every shift of `config.transpose`
+    (`transposed_copies`); the report counts the copies, and the file once.
     """
     report = {"file": name, "reason": None, "melodies": 0, "chunks": 0, "rest_chunks": 0, "empty_melodies": 0}
     try:
@@ -224,10 +262,19 @@ def read_melodies(name: str, path: str, config: LakhMidiConfig):
                          "start_seconds": float(record.start_seconds)})
     if not melodies:
         report["reason"] = "no melody of 2 bars or more"
+    if transposed:
+        melodies = transposed_copies(melodies, config.transpose)
     report["melodies"] = len(melodies)
     report["chunks"] = sum(len(m["rests"]) for m in melodies)
     report["rest_chunks"] = sum(int(m["rests"].sum()) for m in melodies)
     return melodies, report
+
+
+def transposed_copies(melodies: list[dict], transpose: tuple[int, int]) -> list[dict]:
+    """Each melody once per semitone shift of `shifts_in_range(its tokens, *transpose)` (0 excluded, notes kept in
+    MIDI 21..108), as a melody dict with its `tokens` transposed as a whole and `shift` (semitones) added."""
+    return [dict(m, tokens=transpose_chunks(m["tokens"], shift), shift=shift)
+            for m in melodies for shift in shifts_in_range(m["tokens"], *transpose)]
 
 
 _REASONS = {"MidiReadError": "unreadable MIDI", "PieceTooLongError": "longer than an hour",
@@ -296,17 +343,21 @@ _EXAMPLE_KEYS = ("tokens", "rests", "source_file", "melody_index", "track", "pro
 
 
 def to_example(m: dict, with_latents: bool):
-    """(key, example dict) for TFDS; a fresh dict per example with a stable key."""
+    """(key, example dict) for TFDS; a fresh dict per example with a stable key: `<source_file>#<melody_index>`,
+    and a transposed copy's shift after it (`...#0+3`, `...#0-2`)."""
     example = {key: m[key] for key in _EXAMPLE_KEYS}
     example["n_chunks"] = len(m["rests"])
     if with_latents:
         example["mu"] = m["mu"]
         example["sigma"] = m["sigma"]
-    return f"{m['source_file']}#{m['melody_index']}", example
+    shift = f"{m['shift']:+d}" if "shift" in m else ""
+    return f"{m['source_file']}#{m['melody_index']}{shift}", example
 
 
-def file_examples(files, config: LakhMidiConfig, encoder: ChunkEncoder | None, stats: "SplitStats"):
-    """(key, example) of every melody in `files` (`(name, path)` pairs), read and encoded in this process.
+def file_examples(files, config: LakhMidiConfig, encoder: ChunkEncoder | None, stats: "SplitStats",
+                  transposed: bool = False):
+    """(key, example) of every melody in `files` (`(name, path)` pairs), read and encoded in this process;
+    `transposed`: of their transposed copies (`read_melodies`).
 
     Each file's report goes into `stats` (and, with an `encoder`, each melody's sigma sum); melodies are encoded
     once `config.encode_batch_size` chunks are pending.
@@ -321,7 +372,7 @@ def file_examples(files, config: LakhMidiConfig, encoder: ChunkEncoder | None, s
             yield to_example(m, encoder is not None)
 
     for name, path in files:
-        melodies, report = read_melodies(name, path, config)
+        melodies, report = read_melodies(name, path, config, transposed)
         stats.add_report(report)
         pending.extend(melodies)
         pending_chunks += report["chunks"]
@@ -398,11 +449,11 @@ class SplitStats:
 # --------------------------------------------------------------------------------------------------------------
 # Beam pieces (module level so that they pickle to workers).
 
-def _beam_read(item, config):
+def _beam_read(item, config, transposed):
     import apache_beam as beam
 
     name, path = item
-    melodies, report = read_melodies(name, path, config)
+    melodies, report = read_melodies(name, path, config, transposed)
     yield beam.pvalue.TaggedOutput("reports", report)
     yield from melodies
 
@@ -555,6 +606,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         if not by_split:
             raise ManualDataError(f"None of the {len(files)} MIDI files under {manual_dir} could be assigned "
                                   f"to a split ({dict(unassigned)}).\n\n{MANUAL_DOWNLOAD_INSTRUCTIONS}")
+        if self.builder_config.transpose and "train" in by_split:
+            by_split[TRANSPOSED_SPLIT] = by_split["train"]  # read again, each melody transposed
         return {split: self._generate_examples(split_files, split) for split, split_files in by_split.items()}
 
     def _note_skip(self, name, reason, detail):
@@ -574,12 +627,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # ---- in-process, or on a Dask cluster -------------------------------------------------------------------
     def _generator_examples(self, files, split):
         stats = self._split_stats.setdefault(split, SplitStats())
+        transposed = split == TRANSPOSED_SPLIT
         if self._dask_settings is not None:
             from tfds_lakh import dask_build
 
-            return dask_build.dask_examples(files, self.builder_config, stats, self._dask_settings, split)
+            return dask_build.dask_examples(files, self.builder_config, stats, self._dask_settings, split,
+                                            transposed)
         files = tqdm.tqdm(files, desc=f"lakh_midi {split}", unit=" files", leave=False)
-        return file_examples(files, self.builder_config, self._encoder(), stats)
+        return file_examples(files, self.builder_config, self._encoder(), stats, transposed)
 
     # ---- Beam ----------------------------------------------------------------------------------------------
     def _beam_examples(self, files, split):
@@ -593,7 +648,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             read = (pipeline
                     | "files" >> beam.Create(files)
                     | "spread" >> beam.Reshuffle()
-                    | "read" >> beam.FlatMap(_beam_read, config).with_outputs("reports", main="melodies"))
+                    | "read" >> beam.FlatMap(_beam_read, config, split == TRANSPOSED_SPLIT).with_outputs(
+                        "reports", main="melodies"))
             melodies = read.melodies
             if encoder:
                 melodies = (melodies
@@ -620,10 +676,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         per_split = {split: stats if isinstance(stats, dict) else stats.to_dict()
                      for split, stats in sorted(self._split_stats.items())}
         metadata = {"config": self.builder_config.record(), "run": self._run_record, "splits": per_split}
+        # the totals are over the source files, each once: train_transposed re-reads train's files
+        sources = [s for split, s in per_split.items() if split != TRANSPOSED_SPLIT]
         for key in ("files_read", "files_skipped", "melodies", "chunks", "rest_chunks"):
-            metadata[key] = sum(s[key] for s in per_split.values())
+            metadata[key] = sum(s[key] for s in sources)
         skipped = collections.Counter(self._run_record.get("files_not_in_any_split", {}))
-        for s in per_split.values():
+        for s in sources:
             skipped.update(s["skipped_by_reason"])
         metadata["skipped_by_reason"] = dict(sorted(skipped.items()))
         train = per_split.get("train", {})

@@ -12,6 +12,7 @@ PAPER_KEPT_DIMS = (
 )
 Z_MODES = ("sample", "fixed", "mu")
 FILLS = ("noise", "zeros")
+TRANSPOSED_SPLIT = "train_transposed"  # lakh_midi's split of the train melodies transposed (its `transpose` option)
 
 
 @dataclasses.dataclass
@@ -37,6 +38,9 @@ class LatentDataConfig:
             (`symdiff_tf.data.stream`) wants a fixed order and shuffles per epoch itself (so that it can resume
             at a data position).
         seed: seed for z sampling, shuffling and the fixed sample.
+        transposed: train on the `train` split plus `train_transposed` (every train melody transposed as a whole
+            by each shift of the dataset's `transpose` option, `tfds_lakh`); the scaler is fit on both, kept dims
+            still come from train's `mean_sigma_train`. Off by default (the paper trains on train only).
     """
 
     window_chunks: int = 32
@@ -50,6 +54,7 @@ class LatentDataConfig:
     fill: str = "noise"
     shuffle: bool = False
     seed: int = 0
+    transposed: bool = False
 
     def __post_init__(self):
         if self.kept_dims is not None:  # a YAML list: hashable and comparable like the tuple
@@ -62,6 +67,19 @@ class LatentDataConfig:
             raise ValueError(f"latents: window_chunks and stride must be >= 1, got {self.window_chunks}, "
                              f"{self.stride}")
 
+
+def training_split(builder, config: LatentDataConfig) -> str:
+    """The TFDS split the model trains on: "train", or "train+train_transposed" when `config.transposed`.
+
+    ValueError naming the dataset when `config.transposed` is set and `builder` (a built `lakh_midi` latent
+    config) has no `train_transposed` split."""
+    if not config.transposed:
+        return "train"
+    if TRANSPOSED_SPLIT not in builder.info.splits:
+        raise ValueError(f"{builder.data_dir}: latents.transposed is set but the dataset has no {TRANSPOSED_SPLIT} "
+                         f"split (built: {', '.join(sorted(builder.info.splits))}); build it with the lakh_midi "
+                         "config option transpose, e.g. \"transpose\": [-6, 5] (tfds_lakh/README.md)")
+    return f"train+{TRANSPOSED_SPLIT}"
 
 
 def fixed_windows_config(config: LatentDataConfig) -> LatentDataConfig:

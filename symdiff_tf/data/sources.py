@@ -2,7 +2,8 @@
 
 Accepted specs:
 - `tfds:NAME/CONFIG[@DATA_DIR]`: a built latent config of `lakh_midi` (e.g. `tfds:lakh_midi/latents_HASH`),
-  through `open_tfds_windows` with a `LatentDataConfig` (windows `[window_chunks, k]`); the `eval` split
+  through `open_tfds_windows` with a `LatentDataConfig` (windows `[window_chunks, k]`); `train` is what the
+  model trains on (the train split, plus `train_transposed` with `latents.transposed`); the `eval` split
   is the dataset's validation split (else test), scaled with the train statistics; `validation` and `test`
   name one;
 - `PATH.npy`: an array `[N, 32, k]` (the training split; there is no validation split);
@@ -16,7 +17,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from symdiff_tf.data.latent_config import LatentDataConfig, fixed_windows_config
+from symdiff_tf.data.latent_config import LatentDataConfig, fixed_windows_config, training_split
 from symdiff_tf.data.latent_windows import datasets_for_training, windows_dataset
 from symdiff_tf.data.melody_latents import MelodyLatents
 from symdiff_tf.data.scaler import LatentScaler
@@ -104,9 +105,9 @@ EVAL_SPLITS = ("validation", "test")  # "eval" = the first of them the dataset h
 
 
 class SplitExamples:
-    """The per-melody examples of one split of a built TFDS dataset, as numpy dicts, with `len()` = the number of
-    melodies its split info records, so that a progress bar over them (`MelodyLatents.from_examples`) knows its
-    total."""
+    """The per-melody examples of one split of a built TFDS dataset (or a sum of splits, "train+train_transposed"),
+    as numpy dicts, with `len()` = the number of melodies its split info records, so that a progress bar over them
+    (`MelodyLatents.from_examples`) knows its total."""
 
     def __init__(self, builder, split: str):
         self.dataset = builder.as_dataset(split=split)
@@ -120,11 +121,13 @@ class SplitExamples:
 
 
 def _opened(spec: str, config: LatentDataConfig) -> dict:
-    """The builder of `spec`, its train windows and the scaler fit on them (read once per process)."""
+    """The builder of `spec`, its training windows (`training_split`) and the scaler fit on them (read once per
+    process)."""
     key = (spec, dataclasses.astuple(config))
     if key not in _OPENED:
         builder = open_builder(spec)
-        train_ds, _, scaler = datasets_for_training(SplitExamples(builder, "train"), config,
+        training = SplitExamples(builder, training_split(builder, config))
+        train_ds, _, scaler = datasets_for_training(training, config,
                                                     mean_sigma_per_dim=builder.info.metadata.get("mean_sigma_train"))
         _OPENED[key] = {"builder": builder, "train": train_ds, "scaler": scaler}
     return _OPENED[key]
@@ -133,8 +136,9 @@ def _opened(spec: str, config: LatentDataConfig) -> dict:
 def open_tfds_windows(spec: str, split: str = "train", config: LatentDataConfig | None = None):
     """The `--data` seam for built TFDS latents: `tfds:NAME/CONFIG[@DATA_DIR]` -> windows of `split`, or None.
 
-    `split` is "train", "validation", "test", or "eval" (the dataset's validation split, else test: what training
-    validates on). Held-out splits are scaled with the train statistics and made with
+    `split` is "train" (what the model trains on: the train split, plus `train_transposed` when
+    `config.transposed`), "validation", "test", or "eval" (the dataset's validation split, else test: what
+    training validates on). Held-out splits are scaled with the train statistics and made with
     `fixed_windows_config(config)` (the same windows every pass). NAME/CONFIG is a built latent config of
     `lakh_midi` (e.g. `tfds:lakh_midi/latents_HASH@~/tensorflow_datasets`); kept dims come from its metadata
     `mean_sigma_train`. `opened_scaler(spec)` gives the statistics to save beside the model.
@@ -168,5 +172,5 @@ def held_out_windows(builder, name: str, scaler: LatentScaler, config: LatentDat
 
 
 def opened_scaler(spec: str, config: LatentDataConfig | None = None) -> LatentScaler:
-    """The scaler `open_tfds_windows(spec)` fit on train, to `save` beside the model."""
+    """The scaler `open_tfds_windows(spec)` fit on its training windows, to `save` beside the model."""
     return _opened(spec, config or LatentDataConfig())["scaler"]

@@ -3,9 +3,11 @@ files of a built TFDS split, never the whole split.
 
 `ShardedWindows(builder, config)` is what `symdiff_tf.training.loop.train` takes instead of a dataset when the
 data is `tfds:` and there are several workers. Called with a `tf.distribute.InputContext`, it returns the windows
-`[window_chunks, k]` float32 of TFDS files `i, i + n, i + 2n, ...` of the train split (pipeline `i` of `n`; TFDS's
-own file sharding, `tfds.ReadConfig(input_context=...)`), scaled with `scaler`. Every window of the split lies in
-exactly one pipeline's files, so in one epoch of every pipeline each window is read once.
+`[window_chunks, k]` float32 of TFDS files `i, i + n, i + 2n, ...` of the training split (pipeline `i` of `n`;
+TFDS's own file sharding, `tfds.ReadConfig(input_context=...)`), scaled with `scaler`. Every window of the split
+lies in exactly one pipeline's files, so in one epoch of every pipeline each window is read once. The training
+split is `train`, or `train+train_transposed` (both splits' files) with `latents.transposed`
+(`latent_config.training_split`).
 
 The scaler comes from `fit_shared_scaler`: each worker fits min/max on its own windows and the workers exchange
 them (an all-gather of 2 numbers per replica), so that every worker, and the saved `latent_scaling.json`, hold the
@@ -17,14 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from symdiff_tf.data.latent_config import LatentDataConfig
+from symdiff_tf.data.latent_config import LatentDataConfig, training_split
 from symdiff_tf.data.latent_windows import fit_scaler, windows_dataset
 from symdiff_tf.data.melody_latents import MelodyLatents, select_kept_dims
 from symdiff_tf.data.scaler import LatentScaler
 
 
 def pipeline_examples(builder, split: str, input_context):
-    """The per-melody examples of `split` in this input pipeline's TFDS files (all files without a context).
+    """The per-melody examples of `split` (a split, or a sum like "train+train_transposed") in this input
+    pipeline's TFDS files (all files without a context).
 
     ValueError naming the dataset when it has fewer files than there are pipelines (rebuild it with more shards,
     `DownloadConfig(num_shards=...)`)."""
@@ -44,12 +47,13 @@ class ShardedWindows:
 
     Args:
         builder: the TFDS builder of a built latent config (`symdiff_tf.data.tfds_spec.open_builder`).
-        config: how melodies become windows (`LatentDataConfig`).
-        split: the split to read ("train").
+        config: how melodies become windows (`LatentDataConfig`); its `transposed` says which split is read
+            (`training_split`).
     """
 
-    def __init__(self, builder, config: LatentDataConfig, split: str = "train"):
-        self.builder, self.config, self.split = builder, config, split
+    def __init__(self, builder, config: LatentDataConfig):
+        self.builder, self.config = builder, config
+        self.split = training_split(builder, config)
         self.scaler: LatentScaler | None = None
         self._latents = {}
 

@@ -111,3 +111,31 @@ def rest_chunks(chunks: np.ndarray) -> np.ndarray:
     off_after = (chunks == CLASS_NOTE_OFF) & (steps > last_onset[:, None])
     last_end = np.where(off_after.any(axis=1), np.argmax(off_after, axis=1), STEPS_PER_CHUNK)
     return ~(has_first_bar_onset & (last_end > STEPS_PER_BAR))
+
+
+def transpose_chunks(tokens: np.ndarray, shift: int) -> np.ndarray:
+    """Chunks `[..., 32]` of classes with every note onset moved by `shift` semitones (class + shift); no event
+    (0) and note off (1) stay. Same shape and dtype; rest flags (`rest_chunks`) do not change.
+
+    Raises ValueError when an onset would leave MIDI 21..108 (nothing is clipped: see `shifts_in_range`).
+    """
+    tokens = np.asarray(tokens)
+    onsets = tokens >= CLASS_FIRST_PITCH
+    moved = np.where(onsets, tokens + int(shift), tokens)
+    if np.any(onsets & ((moved < CLASS_FIRST_PITCH) | (moved >= NUM_CLASSES))):
+        raise ValueError(f"transposing by {int(shift):+d} semitones moves a note out of MIDI "
+                         f"{MIN_PITCH}..{MAX_PITCH}")
+    return moved.astype(tokens.dtype)
+
+
+def shifts_in_range(tokens: np.ndarray, low: int, high: int) -> list[int]:
+    """The semitone shifts in `low..high` (inclusive), 0 excluded, that keep every onset of `tokens` (int classes,
+    any shape, e.g. one melody's chunks `[n, 32]`) in MIDI 21..108, ascending. Empty when `tokens` has no onset
+    (every shift would give the same tokens)."""
+    tokens = np.asarray(tokens)
+    onsets = tokens[tokens >= CLASS_FIRST_PITCH]
+    if not onsets.size:
+        return []
+    lowest = max(int(low), CLASS_FIRST_PITCH - int(onsets.min()))
+    highest = min(int(high), NUM_CLASSES - 1 - int(onsets.max()))
+    return [shift for shift in range(lowest, highest + 1) if shift != 0]
