@@ -15,7 +15,7 @@ from keras import ops
 from symdiff_tf.data.sources import synthetic_windows
 from symdiff_tf.mdn import sampling
 from symdiff_tf.mdn.config import MDNConfig, TransformerMDNConfig
-from symdiff_tf.mdn.mixture import mixture_distribution, negative_log_likelihood
+from symdiff_tf.mdn.mixture import draw, mixture_distribution, negative_log_likelihood
 from symdiff_tf.mdn.model import TransformerMDN, shift_right
 from symdiff_tf.mdn.task import MDNTask
 from symdiff_tf.paths import REPO_ROOT
@@ -112,20 +112,36 @@ def test_temperature_scales_weights_and_spreads():
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
-def test_sampler_is_deterministic_and_seeded(jit_compile):
+def test_sampler_is_deterministic_and_seeded_per_melody(jit_compile):
     sampler = sampling.MDNSampler(tiny_model(), jit_compile=jit_compile)
-    a = sampler(3, seed=5)
+    a = sampler([5, 6, 7])
     assert a.shape == (3, 6, 3) and a.dtype == np.float32
-    np.testing.assert_array_equal(a, sampler(3, seed=5))
-    assert not np.allclose(a, sampler(3, seed=6))
+    np.testing.assert_array_equal(a, sampler([5, 6, 7]))
+    np.testing.assert_allclose(sampler([9, 6])[1], a[1], atol=1e-5)  # melody 6 is the same in another batch
+    assert not np.allclose(a, sampler([8, 9, 10]))
     with pytest.raises(ValueError, match="temperature"):
-        sampler(3, seed=5, temperature=0.0)
+        sampler([5], temperature=0.0)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_draws_follow_the_mixture(temperature):
+    """Weights 1:3 on components at −2 and +2 with std 0.5: the draws' component shares, means and spreads are
+    the mixture's (at τ: weights softmax(logits / τ), std · √τ)."""
+    params = {"logits": tf.constant([[0.0, math.log(3.0)]] * 4000), "means": tf.constant([[[-2.0], [2.0]]] * 4000),
+              "log_scales": tf.fill([4000, 2, 1], math.log(0.5))}
+    pairs = tf.stack([tf.range(4000, dtype=tf.int64), tf.zeros(4000, tf.int64)], axis=1)
+    z = draw(params, temperature, pairs, 0).numpy()[:, 0]
+    weight = 3.0 ** (1.0 / temperature) / (1.0 + 3.0 ** (1.0 / temperature))
+    assert abs((z > 0).mean() - weight) < 0.02
+    for side, centre in ((z > 0, 2.0), (z < 0, -2.0)):
+        assert abs(z[side].mean() - centre) < 0.05
+        assert abs(z[side].std() / (0.5 * math.sqrt(temperature)) - 1.0) < 0.08
 
 
 def test_cold_samples_are_the_conditioned_modes():
     # At τ → 0 each draw is the mean of its most likely component given the *returned* earlier values.
     model = tiny_model()
-    samples = sampling.sample(model, 4, seed=0, temperature=1e-8)
+    samples = sampling.sample(model, [0, 1, 2, 3], temperature=1e-8)
     params = {k: ops.convert_to_numpy(v) for k, v in model(shift_right(samples)).items()}
     best = params["logits"].argmax(-1)
     modes = np.take_along_axis(params["means"], best[..., None, None], axis=2)[:, :, 0]
@@ -147,11 +163,11 @@ def test_sampler_returns_the_values_later_positions_were_conditioned_on():
     model = types.SimpleNamespace(sequence_length=32, latent_dim=1, sequence_encoder=keras.Model(shifted, shifted),
                                   position_head=keras.Model(features, PlusOrMinusOne()(features)))
     sampler = sampling.MDNSampler(model)
-    steps = np.diff(sampler(64, seed=3)[..., 0], axis=1, prepend=0.0)
+    steps = np.diff(sampler(np.arange(64))[..., 0], axis=1, prepend=0.0)
     np.testing.assert_allclose(np.abs(steps), 1.0, atol=1e-4)  # each value is its predecessor ± 1
     # The original's redrawn array: position j is a fresh ±1 around the *conditioned* z_{j−1}, so neighbours
     # can differ by 3.
-    original_steps = np.diff(sampler(64, seed=3, return_values="original")[..., 0], axis=1)
+    original_steps = np.diff(sampler(np.arange(64), return_values="original")[..., 0], axis=1)
     assert np.any(np.abs(np.abs(original_steps) - 3.0) < 1e-3)
 
 

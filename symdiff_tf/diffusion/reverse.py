@@ -1,5 +1,5 @@
 """The one reverse process: any scheduler (`symdiff_tf.diffusion.schedulers`) over the trained network, for
-sampling and for infilling, one seed per melody (`symdiff_tf.diffusion.noise`), in one graph loop.
+sampling and for infilling, one seed per melody (`symdiff_tf.models_common.noise`), in one graph loop.
 
 Sampling starts from x_N ~ N(0, I) and runs `scheduler.step` over `scheduler.timesteps(steps)` in a
 `tf.while_loop`. Infilling is the same loop with the paper's replacement method (Algorithm 1): the kept chunks
@@ -15,7 +15,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from symdiff_tf.diffusion import noise, schedulers
+from symdiff_tf.diffusion import schedulers
+from symdiff_tf.models_common import noise
 from symdiff_tf.diffusion.schedule import LinearSchedule
 
 # with a progress callback, the compiled loop runs in spans of steps of about this many seconds: a span boundary

@@ -19,7 +19,7 @@ def full_to_scaled(scaler, full) -> np.ndarray:
 
 def refill(codec, scaled, seeds, batch: int = 256) -> np.ndarray:
     """Scaled latents `[N, 32, k]` and one seed per window `[N]` → float32 `[N, 32, z_size]` for the decoder."""
-    from symdiff_tf.diffusion.noise import seed_pairs
+    from symdiff_tf.models_common.noise import seed_pairs
 
     scaled = np.asarray(scaled, np.float32)
     parts = [np.asarray(codec.refill(scaled[i:i + batch], seed_pairs(np.asarray(seeds[i:i + batch]))))
@@ -33,7 +33,7 @@ def decode_windows(codec, full, windows_per_batch: int = 8, progress: str | None
     Returns int64 tokens `[N, num_chunks, 32]`."""
     import tensorflow as tf
 
-    from symdiff_tf.diffusion.noise import seed_pairs
+    from symdiff_tf.models_common.noise import seed_pairs
 
     full = np.asarray(full, np.float32)
     if full.ndim != 3:

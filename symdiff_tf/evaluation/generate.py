@@ -15,9 +15,10 @@ chunks 8..23 of 32, the paper's `baselines.PAPER_GAP`; 4..11 of 16-chunk windows
 The kept chunks of every infilling row are the test windows' own VAE-space vectors (the same refill noise),
 so they decode to the same notes, as the original's `sample_audio.py --infill` pasted the real latents back.
 
-One seed per window (`symdiff_tf.diffusion.noise`), as every generation path: window i of a row has seed
-`row_seed(seed, row) + i`, for its reverse process and for its refill noise. Diffusion rows run through the
-model's `LatentSampler` (`symdiff_tf.diffusion.reverse`) and decode through the pipeline's codec (`decode`).
+One seed per window (`symdiff_tf.models_common.noise`), as every generation path: window i of a row has seed
+`row_seed(seed, row) + i`, for its reverse process (or the MDN's draws) and for its refill noise. Diffusion rows
+run through the model's `LatentSampler` (`symdiff_tf.diffusion.reverse`) and decode through the pipeline's codec
+(`decode`).
 """
 import dataclasses
 
@@ -184,13 +185,12 @@ def infill_rows(diffusion, codec, test: RowLatents, seed: int, ddim_steps: int, 
 
 
 def mdn_row(mdn, codec, num_samples: int, seed: int) -> RowLatents:
-    """Unconditional TransformerMDN samples, with the configured temperature and return convention (the MDN's
-    autoregressive sampler draws a batch from one seed; the refill noise is per window). `mdn` is (trained,
-    sampler) from `symdiff_tf.mdn.inference.load_mdn`."""
+    """Unconditional TransformerMDN samples, with the configured temperature and return convention, one seed per
+    window (its draws and its refill noise). `mdn` is (trained, sampler) from `symdiff_tf.mdn.inference.load_mdn`."""
     trained, sampler = mdn
     sampling = trained.config.sampling
-    samples = sampler(num_samples, row_seed(seed, "mdn"), sampling.temperature, sampling.return_values)
-    return from_scaled(codec, samples, row_seeds(seed, "mdn", num_samples))
+    seeds = row_seeds(seed, "mdn", num_samples)
+    return from_scaled(codec, sampler(seeds, sampling.temperature, sampling.return_values), seeds)
 
 
 def baseline_rows(test: RowLatents, setting: str, seed: int, scaler) -> dict:

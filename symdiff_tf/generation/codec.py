@@ -11,8 +11,9 @@ import numpy as np
 import tensorflow as tf
 
 from symdiff_tf.data.latent_config import FILLS
-from symdiff_tf.diffusion import noise
+from symdiff_tf.models_common import noise
 from symdiff_tf.generation.tokens import rest_flags
+from symdiff_tf.musicvae.compiled import gumbel_noise
 
 
 class LatentCodec:
@@ -59,7 +60,8 @@ class LatentCodec:
         softmax(logits / temperature) with the melody's Gumbel noise (`MusicVAE.run_decoder`)."""
         vae = self.vae
         batch, chunks = tf.shape(full)[0], full.shape[1]
-        gumbel = noise.gumbel(pairs, [chunks, vae.max_seq_len, vae.num_classes])
+        shape = [chunks, vae.max_seq_len, vae.num_classes]
+        gumbel = noise.per_melody(pairs, lambda pair: gumbel_noise(shape, noise.key(pair, noise.GUMBEL)))
         tokens = self._decode_chunks(tf.reshape(full, [-1, vae.z_size]),
                                      tf.reshape(gumbel, [-1, vae.max_seq_len, vae.num_classes]), temperature)
         return tf.reshape(tokens, [batch, chunks, vae.max_seq_len])

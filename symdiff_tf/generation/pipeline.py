@@ -8,7 +8,7 @@ and the benchmarks.
     melodies = pipeline.sample([1, 2, 3], options)                   # one melody per seed
     melodies.write("out", ["a", "b", "c"])                           # a.mid, a.png, …, pianorolls.png
 
-One seed per melody (`symdiff_tf.diffusion.noise`): melody b comes out the same in any batch, from the library or
+One seed per melody (`symdiff_tf.models_common.noise`): melody b comes out the same in any batch, from the library or
 the SavedModel. Schedulers: `symdiff_tf.diffusion.schedulers`; `temperature` is the MusicVAE decoder's (0 = greedy).
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from symdiff_tf.diffusion import noise, schedulers
+from symdiff_tf.diffusion import schedulers
+from symdiff_tf.models_common import noise
 from symdiff_tf.generation.codec import LatentCodec
 from symdiff_tf.generation.tokens import chunks_of_bars, joined_tokens
 from symdiff_tf.musicvae.identity import check_vae

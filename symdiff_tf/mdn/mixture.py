@@ -6,6 +6,8 @@ MultivariateNormalDiag)` (`original.md` §3.3).
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from symdiff_tf.models_common import noise
+
 tfd = tfp.distributions
 
 
@@ -26,6 +28,25 @@ def mixture_distribution(params: dict, temperature: float | tf.Tensor = 1.0) -> 
         components_distribution=tfd.MultivariateNormalDiag(loc=tf.cast(params["means"], tf.float32),
                                                            scale_diag=scales),
     )
+
+
+def draw(params: dict, temperature, pairs, step) -> tf.Tensor:
+    """One draw per row from `mixture_distribution(params, temperature)`, row b's noise from its own seed pair
+    (`symdiff_tf.models_common.noise`: so a melody is the same in any batch): the component by the Gumbel-max
+    trick on softmax(logits / τ), then its Gaussian with the standard deviations times √τ.
+
+    params: "logits" `[B, ..., K]`, "means" and "log_scales" `[B, ..., K, D]` (static shapes past B); pairs
+    `[B, 2]` int64; step: which draw of the melody (int32 scalar). Returns float32 `[B, ..., D]`."""
+    temperature = tf.cast(temperature, tf.float32)
+    logits = tf.cast(params["logits"], tf.float32) / temperature
+    means, log_scales = tf.cast(params["means"], tf.float32), tf.cast(params["log_scales"], tf.float32)
+    uniform = noise.uniform(pairs, noise.MIXTURE_COMPONENT, step, logits.shape[1:])
+    gumbel = -tf.math.log(-tf.math.log(tf.clip_by_value(uniform, 1e-20, 1.0 - 1e-7)))
+    chosen = tf.one_hot(tf.argmax(logits + gumbel, axis=-1), logits.shape[-1])[..., None]  # [B, ..., K, 1]
+    mean = tf.reduce_sum(chosen * means, axis=-2)
+    log_scale = tf.reduce_sum(chosen * log_scales, axis=-2)
+    standard = noise.normal(pairs, noise.MIXTURE_VALUE, step, mean.shape[1:])
+    return mean + tf.exp(log_scale) * tf.sqrt(temperature) * standard
 
 
 def negative_log_likelihood(params: dict, targets: tf.Tensor) -> tf.Tensor:

@@ -2,8 +2,9 @@
 
 Step i (0 ≤ i < L): run the sequence encoder on the conditioning buffer (position 0 a zero start vector,
 position j the value drawn at step j − 1), the position head on position i only, draw z_i from that mixture,
-write it to the output and to buffer position i + 1. Seeded (stateless: step i uses `fold_in(seed, i)`), with
-a temperature (`mixture_distribution`).
+write it to the output and to buffer position i + 1. One seed per melody, as every generation path
+(`symdiff_tf.models_common.noise`; draw i of melody b from its seed's keys for step i, `mixture.draw`): a melody
+is the same in any batch. With a temperature (`mixture_distribution`).
 
 What is returned (`return_values`):
 - "conditioned" (default): z_0..z_{L−1}, exactly the values that later positions were conditioned on.
@@ -14,7 +15,8 @@ What is returned (`return_values`):
 import numpy as np
 import tensorflow as tf
 
-from symdiff_tf.mdn.mixture import mixture_distribution
+from symdiff_tf.mdn.mixture import draw
+from symdiff_tf.models_common import noise
 
 RETURN_VALUES = ("conditioned", "original")
 
@@ -28,46 +30,43 @@ class MDNSampler:
             `position_head` (features `[batch, n, F]` → mixture parameters of those n positions).
         jit_compile: compile the loop with XLA (not faster on CPU here; seeds give other numbers under XLA).
 
-    Call: `(num_samples, seed, temperature=1.0, return_values="conditioned")` → float32 numpy
-    `[num_samples, L, D]` in the model's (scaled) latent space.
+    Call: `(seeds, temperature=1.0, return_values="conditioned")`, one int seed per melody `[B]` → float32 numpy
+    `[B, L, D]` in the model's (scaled) latent space.
     """
 
     def __init__(self, model, jit_compile: bool = False):
         self.model = model
         self._loop = tf.function(self._loop_fn, jit_compile=jit_compile, reduce_retracing=True)
 
-    def _loop_fn(self, num_samples, seed, temperature, redraw_all: bool):
+    def _loop_fn(self, pairs, temperature, redraw_all: bool):
         length, dims = self.model.sequence_length, self.model.latent_dim
+        num_samples = tf.shape(pairs)[0]
         buffer = tf.zeros([num_samples, length, dims], tf.float32)
         drawn = tf.zeros([num_samples, length, dims], tf.float32)
         for step in tf.range(length):
             features = self.model.sequence_encoder(buffer, training=False)
             params = self.model.position_head(tf.gather(features, step[None], axis=1), training=False)
-            z = mixture_distribution({name: value[:, 0] for name, value in params.items()}, temperature).sample(
-                seed=tf.random.experimental.stateless_fold_in(seed, step))
+            z = draw({name: value[:, 0] for name, value in params.items()}, temperature, pairs, step)
             drawn += tf.one_hot(step, length)[None, :, None] * z[:, None, :]
             # one_hot(length, length) is all zeros: the last draw conditions nothing.
             buffer += tf.one_hot(step + 1, length)[None, :, None] * z[:, None, :]
         if redraw_all:
             params = self.model.position_head(self.model.sequence_encoder(buffer, training=False), training=False)
-            drawn = mixture_distribution(params, temperature).sample(
-                seed=tf.random.experimental.stateless_fold_in(seed, length))
+            drawn = draw(params, temperature, pairs, length)
         return drawn
 
-    def __call__(self, num_samples: int, seed: int, temperature: float = 1.0,
-                 return_values: str = "conditioned") -> np.ndarray:
+    def __call__(self, seeds, temperature: float = 1.0, return_values: str = "conditioned") -> np.ndarray:
         if return_values not in RETURN_VALUES:
             raise ValueError(f"return_values={return_values!r}: expected one of {RETURN_VALUES}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-        samples = self._loop(tf.constant(num_samples, tf.int32), tf.constant([seed, 0], tf.int64),
-                             tf.constant(temperature, tf.float32), return_values == "original")
-        return samples.numpy()
+        seeds = np.asarray(seeds, np.int64).reshape(-1)
+        if len(seeds) < 1:
+            raise ValueError("seeds: expected one seed per melody, got none")
+        return self._loop(noise.seed_pairs(seeds), tf.constant(temperature, tf.float32),
+                          return_values == "original").numpy()
 
 
-def sample(model, num_samples: int, seed: int = 0, temperature: float = 1.0,
-           return_values: str = "conditioned") -> np.ndarray:
-    """One-off convenience: `MDNSampler(model)(num_samples, seed, temperature, return_values)`."""
-    return MDNSampler(model)(num_samples, seed, temperature, return_values)
+def sample(model, seeds, temperature: float = 1.0, return_values: str = "conditioned") -> np.ndarray:
+    """One-off convenience: `MDNSampler(model)(seeds, temperature, return_values)`."""
+    return MDNSampler(model)(seeds, temperature, return_values)

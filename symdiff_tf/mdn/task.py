@@ -1,5 +1,6 @@
 """The TransformerMDN as a training task (`symdiff_tf.training.loop.TrainingTask`): teacher-forced negative
 log-likelihood. Registered as "mdn" in `symdiff_tf.training.registry`."""
+import numpy as np
 import tensorflow as tf
 
 from symdiff_tf.mdn.config import MDNConfig
@@ -38,5 +39,5 @@ class MDNTask:
     def sample_for_summary(self, num_samples: int, seed: int):
         """`[num_samples, 32, k]` samples with the configured temperature and return convention."""
         sampling = self.config.sampling
-        return self.sampler()(num_samples, seed, sampling.temperature, sampling.return_values)
+        return self.sampler()(seed + np.arange(num_samples), sampling.temperature, sampling.return_values)
 

@@ -1,17 +1,16 @@
 """Per-melody stateless noise: every melody has its own int seed s, and every random draw of its generation comes
 from the key `fold_in(fold_in([s, 0], purpose), step)`.
 
-So melody b of a batch is the same in any batch, on any path (library, command line, SavedModel), and a seed
-fixes the whole melody: the start noise, the noise of each reverse step, the re-noised template of infilling, and
-the decoder's refill and Gumbel noise.
+So melody b of a batch is the same in any batch, on any path (library, command line, SavedModel, evaluation
+rows), and a seed fixes the whole melody: the diffusion model's start noise, the noise of each reverse step, the
+re-noised template of infilling; the TransformerMDN's draws; the decoder's refill and Gumbel noise.
 """
 import tensorflow as tf
 
-from symdiff_tf.musicvae.compiled import gumbel_noise
-
 # what a draw is for (the first argument of `key`)
-START, TEMPLATE, STEP, TEMPLATE_STEP = 0, 1, 2, 3
-REFILL, GUMBEL = 16, 17
+START, TEMPLATE, STEP, TEMPLATE_STEP = 0, 1, 2, 3  # the diffusion model's reverse process
+MIXTURE_COMPONENT, MIXTURE_VALUE = 8, 9  # the TransformerMDN's ancestral draws
+REFILL, GUMBEL = 16, 17  # the MusicVAE decoder's input and sampling
 
 
 def seed_pairs(seeds):
@@ -40,7 +39,3 @@ def uniform(pairs, purpose, step, shape):
     """U[0, 1) `[B, *shape]`: row b drawn with key(pairs[b], purpose, step)."""
     return per_melody(pairs, lambda pair: tf.random.stateless_uniform(shape, key(pair, purpose, step)))
 
-
-def gumbel(pairs, shape):
-    """Standard Gumbel `[B, *shape]` for the MusicVAE decoder's sampling (`musicvae.compiled.gumbel_noise`)."""
-    return per_melody(pairs, lambda pair: gumbel_noise(shape, key(pair, GUMBEL)))
