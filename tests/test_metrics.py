@@ -169,6 +169,23 @@ def test_framewise_metrics_pool_over_pieces():
     })
 
 
+def test_table1_standard_errors_match_the_spread_of_independent_sets():
+    """The bootstrap standard error of one set of 60 random walks is the spread of Table 1 over 24 independent
+    such sets (within sampling error), it halves with four times the pieces, and is 0 for identical pieces."""
+    rng = np.random.default_rng(1)
+    ground_truth = metrics.overlap_statistics([_random_walk(rng) for _ in range(200)])
+    sets = [[_random_walk(rng) for _ in range(60)] for _ in range(24)]
+    spread = {name: np.std([metrics.framewise_metrics(s, ground_truth)[name] for s in sets], ddof=1)
+              for name in ("pitch_consistency", "pitch_variance")}
+    errors = metrics.table1_standard_errors(sets[0], ground_truth)
+    for name, value in spread.items():
+        assert 0.6 < errors[name] / value < 1.6, (name, errors[name], value)
+    larger = metrics.table1_standard_errors(sum(sets[:4], []), ground_truth)
+    assert 0.35 < larger["pitch_consistency"] / errors["pitch_consistency"] < 0.65
+    same = metrics.table1_standard_errors([sets[0][0]] * 30, ground_truth)
+    assert max(same.values()) == pytest.approx(0.0, abs=1e-12)
+
+
 def test_noteseq_and_midi_inputs_agree(tmp_path):
     import note_seq
 
@@ -215,6 +232,25 @@ def test_looped_and_monotone_melodies_are_caught_by_note_statistics():
     assert max(metrics.longest_repetition(p, 128.0) for p in natural) < 8
     assert metrics.pitch_class_entropy(monotone) == 0.0
     assert min(metrics.pitch_class_entropy(p) for p in natural) > 2.0
+
+
+def test_longest_repetition_equals_the_search_over_every_shift():
+    """The suffix-array search gives what comparing the step tokens with themselves at every shift gives."""
+    def every_shift(piece, total_seconds):
+        tokens, best = note_stats.step_tokens(piece, total_seconds), 0
+        for shift in range(1, len(tokens)):
+            equal = np.concatenate(([False], tokens[:-shift] == tokens[shift:], [False]))
+            edges = np.flatnonzero(np.diff(equal.astype(np.int8)))
+            best = max(best, int((edges[1::2] - edges[::2]).max(initial=0)))
+        return best / 16
+
+    rng = np.random.default_rng(3)
+    figure = _random_walk(rng)[:12]
+    looped = np.concatenate([figure + [0, 8.0 * k, 8.0 * k] for k in range(16)])
+    pieces = [_random_walk(rng, num_notes=n) for n in (40, 120, 256)] + [looped, figure[:1], np.zeros((0, 3))]
+    for piece in pieces:
+        for total in (None, 128.0):
+            assert note_stats.longest_repetition(piece, total) == every_shift(piece, total)
 
 
 def test_note_statistics_by_hand():

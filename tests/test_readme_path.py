@@ -27,7 +27,7 @@ def tiny_config(path: pathlib.Path) -> pathlib.Path:
     for section in ("ddpm", "mdn"):
         config[section]["model"].update(latent_dim=0, sequence_length=8)
         config[section]["train"].update(max_steps=2, sample_every=0)
-    config["latents"] = {"window_chunks": 8, "allow_rests": True}
+    config["latents"] = {"window_chunks": 8, "allow_rests": True, "transposed": True}
     path.write_text(yaml.safe_dump(config))
     return path
 

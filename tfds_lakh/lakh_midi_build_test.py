@@ -365,6 +365,11 @@ def test_transposed_latents_train_on_train_and_train_transposed(transposed_build
     _, _, both = datasets_for_training(built.as_dataset(split="train+train_transposed"), config,
                                        mean_sigma_per_dim=built.info.metadata["mean_sigma_train"])
     assert opened_scaler(spec, config) == both
+    # symdiff evaluate's ground truth is the train split alone, scaled as the model was trained
+    from symdiff_tf.cli.commands.evaluate import _tfds_windows
+
+    ground_truth, scaler = _tfds_windows(spec, "train", 100, 0, config)
+    assert len(ground_truth) == train_windows and scaler == both
     # per worker: the files of both splits, shared out between the input pipelines
     sharded = ShardedWindows(built, config)
     assert sharded.split == "train+train_transposed"

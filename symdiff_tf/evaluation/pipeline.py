@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import pathlib
+import time
 
 import numpy as np
 
@@ -20,7 +21,8 @@ class EvaluationSettings:
     num_samples: windows per row (paper: 1000). seed: everything derives from it. held_out_split: the data split
     the test windows came from ("test", "validation"; recorded in run.json). ddim_steps: steps of the
     `ddim` row (None: the config's `sampling.ddim_steps`). curve_points: intermediate diffusion states scored
-    for Figure 3 (0: none). fill: refill of the dropped dims, "noise" (original) or "zeros". decode_batch:
+    for Figure 3 (0: none); curve_windows: how many of the `ddpm` row's windows they are scored on (the first
+    ones; None: all). fill: refill of the dropped dims, "noise" (original) or "zeros". decode_batch:
     windows per VAE call. precision: what the sampled rows' networks ran in ("none" = float32, "bfloat16",
     "float16"; recorded in run.json, set when the models are loaded). pianorolls: examples drawn per setting
     (Figure 2). midi_examples: MIDI files written per row and setting. original_infill: the `ddpm` infilling row
@@ -37,8 +39,9 @@ class EvaluationSettings:
     held_out_split: str | None = None
     ddim_steps: int | None = None
     curve_points: int = 10
+    curve_windows: int | None = 250
     fill: str = "noise"
-    decode_batch: int = 8
+    decode_batch: int = 32
     pianorolls: int = 2
     midi_examples: int = 2
     precision: str = "none"
@@ -132,47 +135,55 @@ class _Decoded:
 
 
 def _generate_rows(inputs: EvaluationInputs, settings: EvaluationSettings, setting: str, train: RowLatents,
-                   test: RowLatents, ddim_steps: int, codec) -> dict:
-    """{row: RowLatents} of one setting, in `ROWS` order."""
+                   test: RowLatents, ddim_steps: int, codec, stages: "_Stages") -> dict:
+    """{row: RowLatents} of one setting, in `ROWS` order; each group of rows a stage of `stages`."""
     n, seed = settings.num_samples, settings.seed
     rows = {"train": train, "test": test}
     if inputs.diffusion is not None:
+        stages.begin(f"{setting}: generate ddpm, ddim")
         if setting == UNCONDITIONAL:
             rows.update(generate.ddpm_rows(inputs.diffusion, codec, n, seed, ddim_steps, settings.curve_points))
         else:
             rows.update(generate.infill_rows(inputs.diffusion, codec, test, seed, ddim_steps, settings.curve_points,
                                              original_infill=settings.original_infill))
         sweep = [pair for pair in settings.sweep if pair != ("ddim", ddim_steps)]  # the `ddim` row has that one
-        rows.update(generate.sweep_rows(inputs.diffusion, codec, setting, n, seed, sweep, test))
+        if sweep:
+            stages.begin(f"{setting}: generate " + ", ".join(generate.sweep_row_name(*pair) for pair in sweep))
+            rows.update(generate.sweep_rows(inputs.diffusion, codec, setting, n, seed, sweep, test))
     if setting == UNCONDITIONAL and inputs.mdn is not None:
+        stages.begin(f"{setting}: generate mdn")
         rows["mdn"] = generate.mdn_row(inputs.mdn, codec, n, seed)
+    stages.begin(f"{setting}: generate baselines")
     rows.update(generate.baseline_rows(test, setting, seed, inputs.scaler))
     return {name: rows[name] for name in ordered_rows(rows)}
 
 
 def _score_rows(rows: dict, pieces: dict, setting: str, train: RowLatents, num_chunks: int,
                 scoring: tables.ScoringOptions, ground_truths: dict):
-    """({row: {metric: value}}, {row: reason}) of one setting under `scoring`; `ground_truths` caches the train
-    row's statistics by (scored frames, scoring)."""
+    """({row: {metric: value}}, {row: reason}, {row: Table 1 standard errors or None}) of one setting under
+    `scoring`; `ground_truths` caches the train row's statistics by (scored frames, scoring)."""
     key = (tables.scored_frames(setting, scoring), scoring)
     if key not in ground_truths:
         ground_truths[key] = tables.ground_truth_statistics(pieces["train"][1], num_chunks, setting, scoring)
-    results, unscored = {}, {}
+    results, unscored, errors = {}, {}, {}
     for name, row in rows.items():
         results[name], reason = tables.score_row(pieces[name][1], row.scaled, ground_truths[key], train.scaled,
                                                  num_chunks, setting, scoring)
         if reason is not None:
             unscored[name] = reason
-    return results, unscored
+        errors[name] = tables.table1_errors(pieces[name][1], ground_truths[key], num_chunks, setting, scoring,
+                                            seed=len(errors))
+    return results, unscored, errors
 
 
 def _refinement_curve(row: RowLatents, setting: str, ground_truth, train: RowLatents, decoded: _Decoded,
                       settings: EvaluationSettings, num_chunks: int) -> dict:
-    """Figure 3 for one setting: the ten metrics of every intermediate state of the `ddpm` row, decoded with the
-    row's refill noise. {"steps": [K], metric: [K]}."""
+    """Figure 3 for one setting: the ten metrics of every intermediate state of the `ddpm` row (its first
+    `settings.curve_windows` windows), decoded with the row's refill noise. {"steps": [K], metric: [K]}."""
     points = []
+    windows = slice(settings.curve_windows)
     for k, state in enumerate(row.states):
-        latents = generate.from_scaled(decoded.codec, state, row.seeds)
+        latents = generate.from_scaled(decoded.codec, state[windows], row.seeds[windows])
         pieces = decoded(latents, f"{setting} state {k + 1}/{len(row.states)}")[1]
         points.append(tables.score_row(pieces, latents.scaled, ground_truth, train.scaled, num_chunks, setting,
                                        settings.scoring)[0])
@@ -198,17 +209,43 @@ def _write_examples(out_dir: pathlib.Path, tokens_by_setting: dict, settings: Ev
                 tokens_to_midi(row_tokens[i], out_dir / "midi" / setting / f"{name}_{i}.mid")
 
 
+class _Stages:
+    """The evaluation's progress bar (one tick per stage group) and the wall seconds of each labelled stage, for
+    `run.json`'s `stage_seconds` (where an evaluation's time goes)."""
+
+    def __init__(self, total: int, progress: bool):
+        import tqdm
+
+        self.bar = tqdm.tqdm(total=total, desc="evaluate", unit="stage", disable=not progress)
+        self.seconds = {}
+        self._label, self._began = None, 0.0
+
+    def begin(self, label: str):
+        """Ends the running stage and starts `label` (shown beside the bar)."""
+        self._end()
+        self.bar.set_postfix_str(label)
+        self._label, self._began = label, time.perf_counter()
+
+    def _end(self):
+        if self._label is not None:
+            self.seconds[self._label] = round(time.perf_counter() - self._began, 1)
+            self._label = None
+
+    def close(self):
+        self._end()
+        self.bar.close()
+
+
 def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, progress: bool = True) -> Evaluation:
     """Runs the evaluation and writes everything to `out_dir`; returns the `Evaluation` (a value that cannot be
     computed is None, with its reason: `tables.score_row`).
 
     Written: `tables.json`, `tables.csv`, `tables.md`, `run.json` (settings, absent rows, rows not fully scored and
-    why), `listening.json` and `listening.md` (what a listener hears, `listening_table`),
+    why, the wall seconds of each stage), `listening.json` and `listening.md` (what a listener hears, `listening_table`),
+    `standard_errors.json` (bootstrap standard errors of each row's Table 1 numbers over its windows),
     `note_statistics.json`, `curves.json` and `figure3_curves.png` (when `curve_points`),
     `pianorolls/{setting}_{i}.png`, `midi/{setting}/{row}_{i}.mid`.
     """
-    import tqdm
-
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     num_chunks, _ = check_inputs(inputs)
@@ -222,30 +259,30 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
         ddim_steps = inputs.diffusion.config.sampling.ddim_steps
     codec = LatentCodec(inputs.vae, inputs.scaler, fill)
     with_curves = bool(settings.curve_points and inputs.diffusion is not None)
-    bar = tqdm.tqdm(total=2 + 2 * len(SETTINGS) + with_curves, desc="evaluate", unit="stage", disable=not progress)
+    stages = _Stages(2 + 2 * len(SETTINGS) + with_curves, progress)
+    bar = stages.bar
 
-    bar.set_postfix_str("draw windows")
+    stages.begin("draw windows")
     train = generate.from_scaled(codec, generate.draw_windows(inputs.train_windows, n, seed),
                                  generate.row_seeds(seed, "train", n))
     test = generate.from_scaled(codec, generate.draw_windows(inputs.test_windows, n, seed + 1),
                                 generate.row_seeds(seed, "test", n))
     bar.update()
     decoded = _Decoded(codec, settings.decode_batch, progress)
-    results, note_stats, tokens_by_setting, curves, unscored, listening = {}, {}, {}, {}, {}, {}
+    results, note_stats, tokens_by_setting, curves, unscored, listening, errors = {}, {}, {}, {}, {}, {}, {}
     ground_truths = {}  # (scored frames, scoring) -> train row statistics: "all" frames serve both settings
     extra_results = {}  # extra scoring -> (tables, unscored)
     for setting in SETTINGS:
-        bar.set_postfix_str(f"{setting}: generate")
-        rows = _generate_rows(inputs, settings, setting, train, test, ddim_steps, codec)
+        rows = _generate_rows(inputs, settings, setting, train, test, ddim_steps, codec, stages)
         bar.update()
-        bar.set_postfix_str(f"{setting}: decode and score")
+        stages.begin(f"{setting}: decode and score")
         pieces = {name: decoded(row, f"{setting}/{name}", keep=name in ("train", "test"))
                   for name, row in rows.items()}
-        results[setting], unscored[setting] = _score_rows(rows, pieces, setting, train, num_chunks, scoring,
-                                                          ground_truths)
+        results[setting], unscored[setting], errors[setting] = _score_rows(rows, pieces, setting, train, num_chunks,
+                                                                           scoring, ground_truths)
         for extra in settings.extra_scorings:
             extra_results.setdefault(extra, ({}, {}))
-            extra_results[extra][0][setting], extra_results[extra][1][setting] = _score_rows(
+            extra_results[extra][0][setting], extra_results[extra][1][setting], _ = _score_rows(
                 rows, pieces, setting, train, num_chunks, extra, ground_truths)
         ground_truth = ground_truths[(tables.scored_frames(setting, scoring), scoring)]
         note_stats[setting] = {name: tables.mean_note_statistics(pieces[name][1], num_chunks) for name in rows}
@@ -253,16 +290,17 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
                                              generate.infill_gap(num_chunks))
         tokens_by_setting[setting] = {name: pieces[name][0] for name in rows}
         if with_curves:
-            bar.set_postfix_str(f"{setting}: refinement curve")
+            stages.begin(f"{setting}: refinement curve")
             curves[setting] = _refinement_curve(rows["ddpm"], setting, ground_truth, train, decoded, settings,
                                                 num_chunks)
         bar.update()
     if with_curves:
+        stages.begin("figure 3")
         (out_dir / "curves.json").write_text(json.dumps(curves, indent=1) + "\n", encoding="utf-8")
         figures.save_curves(out_dir / "figure3_curves.png", curves)
         bar.update()
 
-    bar.set_postfix_str("figures and tables")
+    stages.begin("figures and tables")
     _write_examples(out_dir, tokens_by_setting, settings, num_chunks)
     meta = {"num_samples": n, "seed": seed, "test_row_split": settings.held_out_split, "num_chunks": num_chunks,
             "kept_dims": len(inputs.scaler.kept_dims),
@@ -273,17 +311,21 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
             "ground_truth": "train row (N windows drawn from the train split, decoded the same way)",
             "infill_gap_chunks": list(generate.infill_gap(num_chunks)), "original_infill": settings.original_infill,
             "curve_points": settings.curve_points if with_curves else 0,
+            "curve_windows": min(n, settings.curve_windows or n) if with_curves else 0,
             "train_windows_available": int(len(inputs.train_windows)),
             "test_windows_available": int(len(inputs.test_windows)),
             **{f"scoring_{key}": value for key, value in dataclasses.asdict(scoring).items()}}
     absent = _absent_reasons(inputs)
+    bar.update()
+    stages.close()
+    meta["stage_seconds"] = stages.seconds
     paths = tables.write_tables(out_dir, results, absent, meta, note_stats, unscored)
     paths.update(write_listening(out_dir, listening))
+    paths["standard_errors"] = out_dir / "standard_errors.json"
+    paths["standard_errors"].write_text(json.dumps(errors, indent=1) + "\n", encoding="utf-8")
     for extra, (extra_tables, extra_unscored) in extra_results.items():
         extra_meta = {**meta, **{f"scoring_{key}": value for key, value in dataclasses.asdict(extra).items()}}
         extra_dir = out_dir / EXTRA_SCORING_DIR.format(formula=extra.formula)
         paths[extra_dir.name] = tables.write_tables(extra_dir, extra_tables, absent, extra_meta,
                                                     unscored=extra_unscored)["markdown"]
-    bar.update()
-    bar.close()
     return Evaluation(results, absent, unscored, paths)

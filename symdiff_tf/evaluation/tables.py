@@ -122,6 +122,17 @@ def score_row(pieces, scaled, ground_truth, reference_scaled, num_chunks: int, s
             }, reason
 
 
+def table1_errors(pieces, ground_truth, num_chunks: int, setting: str, options: ScoringOptions,
+                  seed: int) -> dict | None:
+    """Bootstrap standard errors of one row's Table 1 numbers under `setting`'s view
+    (`metrics.table1_standard_errors`, resampled with `seed`); None when the row or the train row is silent."""
+    view, spec = framewise_view(pieces, num_chunks, setting, options)
+    if ground_truth is None or silent_reason(view) is not None:
+        return None
+    errors = metrics.table1_standard_errors(view, ground_truth, seed=seed, **framewise_options(spec, options))
+    return {name: None if math.isnan(value) else value for name, value in errors.items()}
+
+
 def ground_truth_statistics(train_pieces, num_chunks: int, setting: str, options: ScoringOptions):
     """OA statistics of the train row under `setting`'s view (the ground truth of Table 1); None when the train
     row is silent there."""

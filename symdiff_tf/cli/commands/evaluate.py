@@ -55,6 +55,9 @@ def register(subparsers):
                              "float32); the VAE decodes in float32 always")
     parser.add_argument("--curve-points", type=int, default=10,
                         help="intermediate diffusion states scored for Figure 3 (0: no curves)")
+    parser.add_argument("--curve-windows", type=int, default=250,
+                        help="windows of the ddpm row the Figure 3 states are decoded and scored on (default "
+                             "250, the first ones: each state costs a decode of that many windows)")
     parser.add_argument("--fill", choices=("noise", "zeros"), default="noise",
                         help="dropped latent dims before decoding: N(0,1) noise (original) or zeros")
     parser.add_argument("--oa-formula", choices=("exact", "original", "both"), default="exact",
@@ -68,7 +71,7 @@ def register(subparsers):
                         help="ddpm infilling as the released code: U[0,1) start, template noised to level t")
     parser.add_argument("--flatten", choices=("chunk", "sequence"), default="chunk",
                         help="FD/MMD samples: each 2-bar latent (default) or each whole window")
-    parser.add_argument("--decode-batch", type=int, default=8, help="windows per VAE decoder call")
+    parser.add_argument("--decode-batch", type=int, default=32, help="windows per VAE decoder call (default 32)")
     parser.add_argument("--pianorolls", type=int, default=2, help="Figure 2 examples per setting")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -104,17 +107,22 @@ def check_same_windows(diffusion, args) -> None:
 
 def _tfds_windows(spec: str, split: str, num: int, seed: int, trained_config):
     """`num` windows of a split of built TFDS latents, made as `trained_config` (the models' `latents:` section)
-    says but with fixed z draws, read without holding them all."""
+    says but with fixed z draws, read without holding them all. The train row is the `train` split itself, never
+    the transposed copies a model with `latents.transposed` trained on; all rows are scaled as the model was."""
     import itertools
 
     import numpy as np
 
     from symdiff_tf.data.latent_config import fixed_windows_config
-    from symdiff_tf.data.sources import open_tfds_windows, opened_scaler
+    from symdiff_tf.data.sources import held_out_windows, open_tfds_windows, opened_scaler
     from symdiff_tf.data.stream import dataset_size
+    from symdiff_tf.data.tfds_spec import open_builder
 
     config = fixed_windows_config(trained_config)
-    dataset = open_tfds_windows(spec, split, config)
+    if split == "train" and config.transposed:
+        dataset = held_out_windows(open_builder(spec), "train", opened_scaler(spec, config), config)
+    else:
+        dataset = open_tfds_windows(spec, split, config)
     if dataset is None:
         raise ValueError(f"--data {spec}: no {split} split")
     total = dataset_size(dataset)
@@ -249,7 +257,8 @@ def run(args) -> int:
                 for formula in (("exact", "original") if args.oa_formula == "both" else (args.oa_formula,))]
     settings = EvaluationSettings(
         num_samples=args.num_samples, seed=args.seed, held_out_split=held_out, ddim_steps=args.ddim_steps,
-        curve_points=args.curve_points, fill=args.fill, decode_batch=args.decode_batch, pianorolls=args.pianorolls,
+        curve_points=args.curve_points, curve_windows=args.curve_windows, fill=args.fill,
+        decode_batch=args.decode_batch, pianorolls=args.pianorolls,
         precision=args.precision, original_infill=args.original_infill, sweep=sweep, scoring=scorings[0],
         extra_scorings=tuple(scorings[1:]))
     result = evaluate(inputs, settings, args.out, progress=not args.no_progress)

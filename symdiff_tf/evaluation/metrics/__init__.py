@@ -21,6 +21,7 @@ from symdiff_tf.evaluation.metrics.framewise import (
     framewise_metrics,
     overlap_statistics,
     relative_similarity,
+    table1_standard_errors,
 )
 from symdiff_tf.evaluation.metrics.listening import listening_rows
 from symdiff_tf.evaluation.metrics.latent import flatten_latents, frechet_distance, latent_metrics, mmd
@@ -54,6 +55,7 @@ __all__ = [
     "note_density",
     "note_statistics",
     "overlap_statistics",
+    "table1_standard_errors",
     "overlapping_area",
     "overlapping_area_original",
     "pitch_class_entropy",

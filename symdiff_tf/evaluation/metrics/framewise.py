@@ -146,11 +146,9 @@ def overlap_statistics(pieces, progress: bool = False, **options) -> OverlapStat
         import tqdm
 
         pieces = tqdm.tqdm(pieces, desc="framewise OA", unit="piece")
-    pitch, duration = [], []
-    for piece in pieces:
-        pitch_oa, duration_oa = adjacent_overlaps(piece, **options)
-        pitch.append(pitch_oa)
-        duration.append(duration_oa)
+    per_piece = [adjacent_overlaps(piece, **options) for piece in pieces]
+    pitch = [pitch_oa for pitch_oa, _ in per_piece]
+    duration = [duration_oa for _, duration_oa in per_piece]
     pitch = np.concatenate(pitch) if pitch else np.zeros(0)
     duration = np.concatenate(duration) if duration else np.zeros(0)
     if len(pitch) == 0:
@@ -180,6 +178,30 @@ def consistency_and_variance(stats: OverlapStatistics, ground_truth: OverlapStat
         "duration_consistency": relative_similarity(stats.duration_oa_mean, ground_truth.duration_oa_mean),
         "duration_variance": relative_similarity(stats.duration_oa_var, ground_truth.duration_oa_var),
     }
+
+
+def table1_standard_errors(pieces, ground_truth: OverlapStatistics, num_resamples: int = 200, seed: int = 0,
+                           **options) -> dict:
+    """Bootstrap standard errors of a set's four Table 1 numbers: the pieces resampled with replacement
+    `num_resamples` times, the pooled OA mean and variance and Eq. 10 recomputed each time, the ground truth held
+    fixed. How far two rows' numbers may differ by sampling alone (for independent rows, √(se₁² + se₂²)).
+
+    Returns {"pitch_consistency": se, "pitch_variance": se, "duration_consistency": se, "duration_variance": se}
+    (NaN where the ground-truth value is 0)."""
+    per_piece = [adjacent_overlaps(piece, **options) for piece in pieces]
+    # per piece: pairs, Σ OA, Σ OA² for pitch and for duration; a resample's pooled sums are counts @ sums
+    sums = np.array([[len(p), p.sum(), np.square(p).sum(), d.sum(), np.square(d).sum()] for p, d in per_piece])
+    counts = np.random.default_rng(seed).multinomial(len(per_piece), np.full(len(per_piece), 1.0 / len(per_piece)),
+                                                     size=num_resamples)
+    pooled = counts @ sums
+    pairs = np.maximum(pooled[:, 0], 1.0)
+    pitch_mean, duration_mean = pooled[:, 1] / pairs, pooled[:, 3] / pairs
+    resampled = {"pitch_consistency": (pitch_mean, ground_truth.pitch_oa_mean),
+                 "pitch_variance": (pooled[:, 2] / pairs - pitch_mean ** 2, ground_truth.pitch_oa_var),
+                 "duration_consistency": (duration_mean, ground_truth.duration_oa_mean),
+                 "duration_variance": (pooled[:, 4] / pairs - duration_mean ** 2, ground_truth.duration_oa_var)}
+    return {name: float(np.std([relative_similarity(v, truth) for v in values]))
+            for name, (values, truth) in resampled.items()}
 
 
 def framewise_metrics(pieces, ground_truth, **options) -> dict:

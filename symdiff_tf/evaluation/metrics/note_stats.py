@@ -75,20 +75,20 @@ def longest_repetition(piece, total_seconds: float | None = None) -> float:
     """Length in bars of the longest stretch of steps that occurs twice (exact step tokens, occurrences may
     overlap). A piece that loops a 2-bar figure for 64 bars gives 62; a piece with no repeated step gives 0.
     Silence counts as material too (read it with `rest_share`)."""
-    tokens = step_tokens(piece, total_seconds)
+    codes = (step_tokens(piece, total_seconds) - REST).astype(np.uint8)  # rest 0, hold 1, MIDI pitch p: p + 2
+    text = codes.tobytes()
+    # the longest stretch that occurs twice is the longest common prefix of two suffixes neighbouring in sorted
+    # order (a suffix array; overlapping occurrences included)
+    order = sorted(range(len(text)), key=lambda start: text[start:])
     best = 0
-    for shift in range(1, len(tokens)):
-        if len(tokens) - shift <= best:
-            break
-        equal = tokens[:-shift] == tokens[shift:]
-        best = max(best, _longest_true_run(equal))
+    for one, other in zip(order, order[1:]):
+        length = len(text) - max(one, other)
+        if length <= best or text[one:one + best + 1] != text[other:other + best + 1]:
+            continue  # this pair cannot share more than `best` steps
+        differ = codes[one:one + length] != codes[other:other + length]
+        best = int(np.argmax(differ)) if differ.any() else length
     return best / STEPS_PER_BAR
 
-
-def _longest_true_run(flags: np.ndarray) -> int:
-    padded = np.concatenate(([0], flags.astype(np.int8), [0]))
-    edges = np.flatnonzero(np.diff(padded))
-    return int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
 
 
 def note_statistics(piece, total_seconds: float | None = None) -> dict:
