@@ -159,9 +159,10 @@ def _generate_rows(inputs: EvaluationInputs, settings: EvaluationSettings, setti
 
 
 def _score_rows(rows: dict, pieces: dict, setting: str, train: RowLatents, num_chunks: int,
-                scoring: tables.ScoringOptions, ground_truths: dict):
+                scoring: tables.ScoringOptions, ground_truths: dict, with_errors: bool = True):
     """({row: {metric: value}}, {row: reason}, {row: Table 1 standard errors or None}) of one setting under
-    `scoring`; `ground_truths` caches the train row's statistics by (scored frames, scoring)."""
+    `scoring` (the errors only `with_errors`, else {}); `ground_truths` caches the train row's statistics by
+    (scored frames, scoring)."""
     key = (tables.scored_frames(setting, scoring), scoring)
     if key not in ground_truths:
         ground_truths[key] = tables.ground_truth_statistics(pieces["train"][1], num_chunks, setting, scoring)
@@ -171,8 +172,9 @@ def _score_rows(rows: dict, pieces: dict, setting: str, train: RowLatents, num_c
                                                  num_chunks, setting, scoring)
         if reason is not None:
             unscored[name] = reason
-        errors[name] = tables.table1_errors(pieces[name][1], ground_truths[key], num_chunks, setting, scoring,
-                                            seed=len(errors))
+        if with_errors:
+            errors[name] = tables.table1_errors(pieces[name][1], ground_truths[key], num_chunks, setting, scoring,
+                                                seed=len(errors))
     return results, unscored, errors
 
 
@@ -283,7 +285,7 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
         for extra in settings.extra_scorings:
             extra_results.setdefault(extra, ({}, {}))
             extra_results[extra][0][setting], extra_results[extra][1][setting], _ = _score_rows(
-                rows, pieces, setting, train, num_chunks, extra, ground_truths)
+                rows, pieces, setting, train, num_chunks, extra, ground_truths, with_errors=False)
         ground_truth = ground_truths[(tables.scored_frames(setting, scoring), scoring)]
         note_stats[setting] = {name: tables.mean_note_statistics(pieces[name][1], num_chunks) for name in rows}
         listening[setting] = listening_table({name: pieces[name][1] for name in rows}, setting, num_chunks,
