@@ -192,6 +192,19 @@ def test_sampling_in_bfloat16_is_recorded_and_changes_only_sampled_rows(trained,
     assert half["unconditional"]["ddpm"] != full["unconditional"]["ddpm"]
 
 
+def test_resampled_infilling_changes_only_the_sampled_infilling_rows(trained, with_mdn, capsys):
+    _, plain = with_mdn
+    out = trained / "out_resampled"
+    resampled = _evaluate(trained, out, "--infill-resample", "3", "--mdn", str(trained / "mdn"))
+    assert json.loads((out / "run.json").read_text())["infill_resample"] == 3
+    assert resampled["unconditional"] == plain["unconditional"]
+    for row in ("train", "test", "interpolation", "prior"):
+        assert resampled["infilling"][row] == plain["infilling"][row]
+    assert resampled["infilling"]["ddpm"] != plain["infilling"]["ddpm"]
+    assert cli.main(_evaluate_args(trained, trained / "out_bad", "--infill-resample", "0")) == 1
+    assert "--infill-resample 0: expected at least 1 pass per step" in capsys.readouterr().err
+
+
 def test_split_is_for_tfds_data_only(trained, tmp_path, capsys):
     assert cli.main(_evaluate_args(trained, tmp_path / "out", "--split", "test")) == 1
     assert "--split test: only for tfds data" in capsys.readouterr().err

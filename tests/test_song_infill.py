@@ -9,6 +9,7 @@ from symdiff_tf.cli.commands.generating import BundleModel, model_callables
 from symdiff_tf.melody.long_form import plan_windows, run_windows, window_tokens
 from symdiff_tf.melody.midi_io import read_midi
 from symdiff_tf.melody.render import midi_to_tokens
+from symdiff_tf.paths import default_model_root
 
 FAST = ["--scheduler", "ddim", "--steps", "5", "--no-progress"]
 
@@ -131,3 +132,26 @@ def test_meters_that_cannot_be_mapped_are_one_line(pop909_dir, tmp_path, capsys,
                      str(tmp_path / "x"), *FAST]) == 1
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_resample_is_checked_against_the_scheduler_and_the_bundle(pop909_dir, tmp_path, capsys):
+    song = str(pop909_dir / "032.mid")
+    version_2 = default_model_root() / "2"
+    cases = [(["--scheduler", "dpm-solver++", "--steps", "4", "--resample", "2"],
+              "--resample: resample 2: the dpm-solver++ scheduler keeps memory across steps"),
+             (["--resample", "0", *FAST], "--resample: resample 0: expected a whole number of passes"),
+             (["--model", str(version_2), "--resample", "2", *FAST], "infills with one pass per step")]
+    for options, message in cases:
+        assert cli.main(["infill", song, "--track", "MELODY", "--bars", "12-20", "--out", str(tmp_path / "x"),
+                         *options]) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_the_shipped_model_infills_with_its_passes_per_step(pop909_dir, tmp_path, capsys):
+    model = BundleModel(None)
+    assert model.takes_resample and model.options().resample == model.defaults.sampling.infill_resample > 1
+    once, twice = (infill(pop909_dir / "032.mid", "12-20", tmp_path / f"r{passes}", "--resample", str(passes))
+                   for passes in (1, 2))
+    assert "2 passes per step" in capsys.readouterr().out
+    assert melody_notes(once) != melody_notes(twice)

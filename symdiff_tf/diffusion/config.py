@@ -35,6 +35,7 @@ class SamplingConfig:
     ddpm_form: str = "original"    # "original" (x̂0 clipped, β̃ variance) or "paper" (Algorithm 3)
     ddim_steps: int = 50
     ddim_eta: float = 0.0
+    infill_resample: int = 1       # passes per step when infilling (1: the paper's replacement; more: RePaint's)
     tensorboard_ddim_steps: int = 20  # cheap DDIM samples for the TensorBoard heat map
     tensorboard_samples: int = 4
 

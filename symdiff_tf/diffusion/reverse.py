@@ -31,6 +31,17 @@ def recorded_iterations(num_iterations: int, num_intermediates: int) -> np.ndarr
     return -(-slots * num_iterations // num_intermediates)
 
 
+def check_resample(resample, scheduler) -> int:
+    """`resample` (passes per infilling step) as an int ≥ 1; more than 1 only for a scheduler that
+    `can_resample` (a `Scheduler`). ValueError naming the problem."""
+    if isinstance(resample, bool) or not float(resample).is_integer() or int(resample) < 1:
+        raise ValueError(f"resample {resample}: expected a whole number of passes per step, at least 1")
+    if int(resample) > 1 and not scheduler.can_resample:
+        raise ValueError(f"resample {resample}: the {scheduler.name} scheduler keeps memory across steps, so its "
+                         "steps cannot be taken again; resample with ddpm or ddim")
+    return int(resample)
+
+
 class SchedulerSwitch:
     """The registered schedulers behind one interface, the method chosen by `index` (int32 scalar tensor, the
     position in `schedulers.NAMES`) inside the graph. eta: DDIM's (float32 scalar tensor)."""
@@ -40,6 +51,7 @@ class SchedulerSwitch:
                         for cls in schedulers.SCHEDULERS.values()]
         self.index = tf.convert_to_tensor(index, tf.int32)
         self.add_noise = self.members[0].add_noise  # the same q(x_t | x_0) for every method of one schedule
+        self.can_resample = tf.gather(tf.constant([m.can_resample for m in self.members]), self.index)
         self.initial_state = self.members[0].initial_state
 
     def timesteps(self, num_steps):
@@ -121,24 +133,57 @@ class LatentSampler(SamplingDefaults):
         return x * (1.0 - keep) + known * keep
 
     def run_span(self, x, state, records, pairs, scheduler, timesteps, first, last, template=None, keep=None,
-                 template_at_current_step: bool = False, num_intermediates: int = 0):
+                 template_at_current_step: bool = False, num_intermediates: int = 0, resample: int = 1):
         """Iterations first..last−1 (int32 scalars) of the reverse loop over `timesteps` (descending; t_prev the
         next one, 0 after the last), from x, the scheduler's `state` and the K recorded states so far (`records`
         `[K, B, L, k]`, or `[1]` when K = 0). Spans run one after another give what one span over all iterations
         gives. With a `template`, the kept chunks are pasted after each step (at the level of t_prev, or of t with
-        `template_at_current_step`, the original's off-by-one). Returns (x, state, records)."""
+        `template_at_current_step`, the original's off-by-one). `resample` (int, or an int32 scalar tensor; when
+        infilling with a scheduler that `can_resample`): each step is taken that many times, the result noised
+        back to t by q(x_t | x_t_prev) between passes (RePaint's resampling with jumps of one step, Lugmayr et al.
+        2022), so that the regenerated chunks are denoised again beside kept chunks that already agree with them;
+        1 is the paper's replacement. Returns (x, state, records)."""
         shape = self.window_shape
         num_iterations = tf.shape(timesteps)[0]
+
+        def step_and_paste(x, state, t, t_prev, step_key, template_key):
+            """One step t → t_prev with the noise of `step_key` (purpose, index); when infilling, the kept chunks
+            set to the template noised (noise of `template_key`) to the level of t_prev (of t with
+            `template_at_current_step`; the template itself after the last step)."""
+            x, state = scheduler.step(x, self.predict_noise(x, t), t, t_prev, noise.normal(pairs, *step_key, shape),
+                                      state)
+            if template is not None:
+                level = t if template_at_current_step else t_prev
+                noised = scheduler.add_noise(template, noise.normal(pairs, *template_key, shape), level)
+                x = x * (1.0 - keep) + tf.where(t_prev > 0, noised, template) * keep
+            return x, state
+
+        def resampled(x, state, t, t_prev):
+            """`resample` passes of t → t_prev, each but the last taken back to t by q(x_t | x_t_prev)."""
+            alpha_bars = self.schedule.table("alpha_bars")
+            ratio = tf.gather(alpha_bars, t) / tf.gather(alpha_bars, t_prev)  # ᾱ_t / ᾱ_t_prev
+            x_prev, state = step_and_paste(x, state, t, t_prev, (noise.STEP, t), (noise.TEMPLATE_STEP, t_prev))
+
+            def again(u, x_prev, state):
+                draw = tf.cast(t, tf.int64) * tf.cast(resample, tf.int64) + tf.cast(u, tf.int64)  # per (step, pass)
+                back = tf.sqrt(ratio) * x_prev + tf.sqrt(1.0 - ratio) * noise.normal(pairs, noise.RESAMPLE, draw,
+                                                                                      shape)
+                x_prev, state = step_and_paste(back, state, t, t_prev, (noise.RESAMPLE_STEP, draw),
+                                               (noise.RESAMPLE_TEMPLATE, draw))
+                return u + 1, x_prev, state
+
+            passes = tf.where((t_prev > 0) & scheduler.can_resample, resample, 1)
+            _, x_prev, state = tf.while_loop(lambda u, *_: u < passes, again, (tf.constant(1), x_prev, state))
+            return x_prev, state
 
         def body(index, x, state, records):
             t = timesteps[index]
             t_prev = tf.where(index + 1 < num_iterations, timesteps[tf.minimum(index + 1, num_iterations - 1)], 0)
-            step_noise = noise.normal(pairs, noise.STEP, t, shape)
-            x, state = scheduler.step(x, self.predict_noise(x, t), t, t_prev, step_noise, state)
-            if template is not None:
+            if template is not None and not template_at_current_step:
+                x, state = resampled(x, state, t, t_prev)  # one pass when resample is 1: the plain step
+            else:
                 level = t if template_at_current_step else t_prev
-                noised = scheduler.add_noise(template, noise.normal(pairs, noise.TEMPLATE_STEP, level, shape), level)
-                x = x * (1.0 - keep) + tf.where(t_prev > 0, noised, template) * keep
+                x, state = step_and_paste(x, state, t, t_prev, (noise.STEP, t), (noise.TEMPLATE_STEP, level))
             if num_intermediates:
                 slot = (index * num_intermediates) // num_iterations
                 records = tf.tensor_scatter_nd_update(records, [[slot]], x[None])
@@ -148,15 +193,16 @@ class LatentSampler(SamplingDefaults):
                                              (tf.convert_to_tensor(first, tf.int32), x, state, records))
         return x, state, records
 
-    def generate(self, pairs, scheduler, steps, template=None, keep_chunks=None):
+    def generate(self, pairs, scheduler, steps, template=None, keep_chunks=None, resample=1):
         """The whole reverse process in one graph: seed pairs `[B, 2]`, a scheduler (object or `SchedulerSwitch`),
         steps (int32 scalar tensor) → scaled latents `[B, L, k]` float32. With `template` `[B, L, k]` and
-        `keep_chunks` `[B, L]` (true = keep): infilling, the kept chunks equal to the template."""
+        `keep_chunks` `[B, L]` (true = keep): infilling, the kept chunks equal to the template, `resample` passes
+        per step (int32 scalar tensor; `run_span`)."""
         timesteps = scheduler.timesteps(steps)
         keep = None if template is None else tf.cast(keep_chunks, tf.float32)[:, :, None]
         x = self.start(pairs, scheduler, timesteps[0], template, keep)
         x, _, _ = self.run_span(x, scheduler.initial_state(x), tf.zeros([1]), pairs, scheduler, timesteps, 0,
-                                tf.shape(timesteps)[0], template, keep)
+                                tf.shape(timesteps)[0], template, keep, resample=resample)
         return x
 
     # ----- numpy in, numpy out (progress bars, intermediate states) --------------------------------------
@@ -169,27 +215,32 @@ class LatentSampler(SamplingDefaults):
 
     def infill(self, template, keep_chunks, seeds, scheduler=None, steps: int | None = None,
                eta=None, uniform_start: bool = False, template_at_current_step: bool = False,
-               num_intermediates: int = 0, progress=None):
+               num_intermediates: int = 0, progress=None, resample: int = 1):
         """Algorithm 1: regenerates the chunks where `keep_chunks` (`[L]` or `[B, L]`, 1 = keep) is 0 of the scaled
         `template` `[B, L, k]`. uniform_start, template_at_current_step: the original code's start and paste
-        (docs/deviations.md). Other arguments and the result as `sample`; the kept chunks equal the template."""
+        (docs/deviations.md). resample: passes per step (1: the paper's replacement; more: `run_span`; DDPM and
+        DDIM only, and it multiplies the network calls). Other arguments and the result as `sample`; the kept
+        chunks equal the template."""
         template = np.asarray(template, np.float32)
         keep = np.broadcast_to(np.asarray(keep_chunks, np.float32), template.shape[:2])
         return self._generate(seeds, scheduler, steps, eta, template, keep, uniform_start,
-                              template_at_current_step, num_intermediates, progress)
+                              template_at_current_step, num_intermediates, progress, resample)
 
     def _generate(self, seeds, name, steps, eta, template, keep, uniform_start, template_at_current_step,
-                  num_intermediates, progress):
+                  num_intermediates, progress, resample: int = 1):
         if isinstance(name, schedulers.Scheduler):
             scheduler, identity = name, id(name)
         else:
             name = name or self.default_scheduler
             scheduler, identity = self.scheduler(name, eta), (name, None if eta is None else float(eta))
+        resample = check_resample(resample, scheduler)
+        if resample > 1 and template_at_current_step:
+            raise ValueError(f"resample {resample}: not with the original's paste at level t")
         steps = self.check_steps(scheduler.default_steps(self.sampling.ddim_steps) if steps is None else steps)
         pairs = noise.seed_pairs(np.asarray(seeds, np.int64))
         timesteps = scheduler.timesteps(steps)
         start, span = self._functions(scheduler, identity, template is not None, bool(uniform_start),
-                                      bool(template_at_current_step), int(num_intermediates))
+                                      bool(template_at_current_step), int(num_intermediates), resample)
         extra = () if template is None else (tf.constant(template), tf.constant(keep[:, :, None]))
         x = start(pairs, timesteps, *extra)
         state = scheduler.initial_state(x)
@@ -207,11 +258,12 @@ class LatentSampler(SamplingDefaults):
         x = x.numpy()
         return (x, records.numpy()) if num_intermediates else x
 
-    def _functions(self, scheduler, identity, infilling, uniform_start, template_at_current_step, num_intermediates):
+    def _functions(self, scheduler, identity, infilling, uniform_start, template_at_current_step, num_intermediates,
+                   resample):
         """The compiled (start, span) pair of one setting (traced once per batch size). `identity` names the
         scheduler's settings ((name, eta), or the id of a `Scheduler` object the caller passed), so that the
         functions compiled for them serve every later call with the same settings."""
-        key = (identity, infilling, uniform_start, template_at_current_step, num_intermediates)
+        key = (identity, infilling, uniform_start, template_at_current_step, num_intermediates, resample)
         if key not in self._compiled:
 
             def start(pairs, timesteps, template=None, keep=None):
@@ -219,7 +271,7 @@ class LatentSampler(SamplingDefaults):
 
             def span(x, state, records, pairs, timesteps, first, last, template=None, keep=None):
                 return self.run_span(x, state, records, pairs, scheduler, timesteps, first, last, template, keep,
-                                     template_at_current_step, num_intermediates)
+                                     template_at_current_step, num_intermediates, resample)
 
             self._compiled[key] = tuple(tf.function(f, jit_compile=self._jit_compile, reduce_retracing=False)
                                         for f in (start, span))

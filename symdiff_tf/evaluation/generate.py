@@ -141,16 +141,18 @@ def ordered_rows(names) -> list[str]:
 
 
 def sweep_row(diffusion, codec, scheduler: str, num_steps: int, seed: int, num_samples: int | None = None,
-              test: RowLatents | None = None) -> RowLatents:
+              test: RowLatents | None = None, resample: int = 1) -> RowLatents:
     """A row of `scheduler` (not DDPM) with `num_steps` steps: unconditional samples (`num_samples`, the `ddim`
     row's seeds), or with `test` the infilling of the test windows (the `ddim` infilling row's seeds; the test
-    windows' refill seeds, so that kept chunks decode to the test's notes). DDIM's eta: the model's."""
+    windows' refill seeds, so that kept chunks decode to the test's notes; `resample` passes per step). DDIM's
+    eta: the model's."""
     sampler = diffusion.sampler
     if test is None:
         seeds = row_seeds(seed, "ddim", num_samples)
         return from_scaled(codec, sampler.sample(seeds, scheduler, int(num_steps)), seeds)
     seeds = row_seeds(seed, "ddim", len(test.scaled), offset=INFILL_SEED_OFFSET)
-    latents = sampler.infill(test.scaled, infill_mask(test.scaled.shape[1]), seeds, scheduler, int(num_steps))
+    latents = sampler.infill(test.scaled, infill_mask(test.scaled.shape[1]), seeds, scheduler, int(num_steps),
+                             resample=resample)
     return from_scaled(codec, latents, test.seeds)
 
 
@@ -165,22 +167,23 @@ def sweep_rows(diffusion, codec, setting: str, num_samples: int, seed: int, swee
 
 
 def infill_rows(diffusion, codec, test: RowLatents, seed: int, ddim_steps: int, num_intermediates: int,
-                original_infill: bool = False) -> dict:
+                original_infill: bool = False, resample: int = 1) -> dict:
     """Infilling `ddpm` (Algorithm 1, all N steps) and `ddim` rows on the test windows. The generated scaled
     latents get the test windows' refill seeds, so kept chunks equal the test's exactly.
 
     `original_infill`: the `ddpm` row starts from U[0, 1) and pastes the template noised to level t, as the
-    released code (`LatentSampler.infill(uniform_start=True, template_at_current_step=True)`)."""
+    released code (`LatentSampler.infill(uniform_start=True, template_at_current_step=True)`). `resample`: passes
+    per step of both rows (`LatentSampler.infill`; 1 = the paper's replacement)."""
     sampler = diffusion.sampler
     count = len(test.scaled)
     seeds = row_seeds(seed, "ddpm", count, offset=INFILL_SEED_OFFSET)
     x0, states, steps = _with_states(
         sampler.infill(test.scaled, infill_mask(test.scaled.shape[1]), seeds, "ddpm", sampler.num_diffusion_steps,
                        uniform_start=original_infill, template_at_current_step=original_infill,
-                       num_intermediates=num_intermediates),
+                       num_intermediates=num_intermediates, resample=resample),
         num_intermediates, sampler.num_diffusion_steps)
     rows = {"ddpm": from_scaled(codec, x0, test.seeds, states, steps)}
-    rows["ddim"] = sweep_row(diffusion, codec, "ddim", ddim_steps, seed, test=test)
+    rows["ddim"] = sweep_row(diffusion, codec, "ddim", ddim_steps, seed, test=test, resample=resample)
     return rows
 
 

@@ -5,8 +5,9 @@ Signatures (docs/serving.md):
 - `serving_default`: seeds int32 `[B]` only, with the model's default scheduler, steps and eta, greedy decoding;
 - `sample`: seeds, scheduler string `[]` (one of `schedulers.NAMES`), steps int32 `[]`, eta float32 `[]` (DDIM's;
   0 for the others), temperature float32 `[]`;
-- `infill`: tokens int32 `[B, 32, 32]`, mask bool `[B, 64]` (true = keep the bar), then as `sample`; the kept
-  bars come back token for token (pasted inside the graph);
+- `infill`: tokens int32 `[B, 32, 32]`, mask bool `[B, 64]` (true = keep the bar), then as `sample`, then
+  resample int32 `[]` (passes per step, 1..`MAX_RESAMPLE`: 1 is the paper's replacement, more is RePaint's
+  resampling, ddpm and ddim only); the kept bars come back token for token (pasted inside the graph);
 - `encode`: tokens → mu, sigma float32 `[B, 32, z_size]`;
 - `decode`: latents float32 `[B, 32, k]` (scaled, as the diffusion model makes them), temperature; the refill
   and Gumbel noise of seed 0, so `decode` of a melody's latents is `sample` with seed 0.
@@ -40,6 +41,7 @@ from symdiff_tf.melody.pianoroll import BARS_PER_CHUNK
 SIGNATURES = ("sample", "serving_default", "infill", "encode", "decode")
 PROVENANCE_FILENAME = "provenance.json"
 CONFIG_FILENAME = "config.yaml"
+MAX_RESAMPLE = 20  # passes per step the `infill` signature accepts
 
 
 def _package_versions() -> dict:
@@ -69,7 +71,8 @@ def provenance(pipeline: Pipeline, defaults: GenerationOptions, vae_path=None) -
         "rest_chunks": "encoded" if model.rests_encoded else "zero latents",
         "sampler": {"num_diffusion_steps": pipeline.num_steps, "ddpm_form": sampling.ddpm_form,
                     "schedulers": list(schedulers.NAMES), "default_scheduler": defaults.scheduler,
-                    "default_steps": defaults.steps, "default_eta": defaults.eta},
+                    "default_steps": defaults.steps, "default_eta": defaults.eta,
+                    "default_infill_resample": defaults.resample},
         "signatures": list(SIGNATURES),
         "packages": _package_versions(),
     }
@@ -92,6 +95,8 @@ class Bundle(tf.Module):
         num_steps = pipeline.num_steps
         last_class = NUM_CLASSES - 1
         eta_users = [schedulers.NAMES.index(n) for n, c in schedulers.SCHEDULERS.items() if c.uses_eta]
+        resamplers = tf.constant([c.can_resample for c in schedulers.SCHEDULERS.values()])
+        resampling_names = " or ".join(n for n, c in schedulers.SCHEDULERS.items() if c.can_resample)
 
         def unknown(dtype, name):
             return tf.TensorSpec(None, dtype, name=name)
@@ -139,15 +144,20 @@ class Bundle(tf.Module):
                           tf.constant(defaults.eta, tf.float32), tf.constant(defaults.temperature, tf.float32))
 
         @tf.function(input_signature=[unknown(tf.int32, "tokens"), unknown(tf.bool, "mask"),
-                                      unknown(tf.int32, "seeds"), *option_specs], autograph=False)
-        def infill(tokens, mask, seeds, scheduler, steps, eta, temperature):
+                                      unknown(tf.int32, "seeds"), *option_specs, unknown(tf.int32, "resample")],
+                     autograph=False)
+        def infill(tokens, mask, seeds, scheduler, steps, eta, temperature, resample):
             tokens = checked_tokens(tokens)
             batch = tf.shape(tokens)[0]
             mask = checks.has_shape(mask, "mask", [None, bars], f"bool [batch, {bars}], true = keep the bar")
             mask = checks.regenerates_some(checks.same_batch(mask, "mask", batch, "tokens"), "mask")
             seeds, index, steps, eta, temperature = options(seeds, scheduler, steps, eta, temperature)
             seeds = checks.same_batch(seeds, "seeds", batch, "tokens")
-            return outputs(pipeline.infill_graph(tokens, mask, seeds, index, steps, eta, temperature))
+            resample = checks.has_shape(resample, "resample", [], "an int32 scalar")
+            most = tf.where(tf.gather(resamplers, index), MAX_RESAMPLE, 1)
+            resample = checks.in_range(resample, "resample", 1, most, f"1..{MAX_RESAMPLE} passes per step, more "
+                                       f"than 1 only with {resampling_names}")
+            return outputs(pipeline.infill_graph(tokens, mask, seeds, index, steps, eta, temperature, resample))
 
         @tf.function(input_signature=[unknown(tf.int32, "tokens")], autograph=False)
         def encode(tokens):
@@ -183,14 +193,22 @@ def version_folder(out_dir) -> pathlib.Path:
     return out_dir
 
 
-def export_bundle(vae, run_dir, out_dir, vae_path=None, defaults: dict | None = None) -> pathlib.Path:
+def export_bundle(vae, run_dir, out_dir, vae_path=None, defaults: dict | None = None,
+                  config_file=None) -> pathlib.Path:
     """Writes the SavedModel of `vae` (a `MusicVAE`) and the diffusion run in `run_dir` to `out_dir`
     (DIR/NAME/VERSION) and returns it. `vae_path` is recorded in the provenance when given. `defaults`: the
-    scheduler, steps and eta of `serving_default` (`Pipeline.options` keywords; None: the model's defaults)."""
+    scheduler, steps and eta of `serving_default` (`Pipeline.options` keywords; None: the model's defaults).
+    `config_file`: a config whose `ddpm:` section the bundle takes instead of the run's (it must fit the weights;
+    e.g. other sampling defaults); the bundle's `config.yaml` is then written from the sections in effect."""
+    import dataclasses
+
     from symdiff_tf.diffusion.inference import open_run
 
     out_dir = version_folder(out_dir)
-    pipeline = Pipeline(open_run(run_dir), vae)
+    model = open_run(run_dir, config_file)
+    if config_file is not None:
+        model = dataclasses.replace(model, config_file=None)  # `write_config` writes what is in effect
+    pipeline = Pipeline(model, vae)
     return write_bundle(pipeline, out_dir, pipeline.options(**(defaults or {})), vae_path)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from symdiff_tf.diffusion import schedulers
+from symdiff_tf.diffusion.reverse import check_resample
 from symdiff_tf.models_common import noise
 from symdiff_tf.generation.codec import LatentCodec
 from symdiff_tf.generation.tokens import chunks_of_bars, joined_tokens
@@ -94,27 +95,32 @@ class Melodies:
 @dataclasses.dataclass(frozen=True)
 class GenerationOptions:
     """How to generate: scheduler (a name of `schedulers.NAMES`), steps (1..N), eta (DDIM's stochasticity; 0 for
-    the others), temperature (the decoder's, ≥ 0, 0 = greedy). Made by `Pipeline.options`, which checks them."""
+    the others), temperature (the decoder's, ≥ 0, 0 = greedy), resample (passes per step when infilling, 1 = the
+    paper's replacement; `LatentSampler.run_span`). Made by `Pipeline.options`, which checks them."""
 
     scheduler: str
     steps: int
     eta: float
     temperature: float
+    resample: int = 1
 
     @property
     def scheduler_eta(self):
         """eta for a scheduler that has one, else None (`LatentSampler.sample`'s `eta`)."""
         return self.eta if schedulers.SCHEDULERS[self.scheduler].uses_eta else None
 
-    def describe(self) -> str:
+    def describe(self, infilling: bool = False) -> str:
         eta = f", eta {self.eta:g}" if self.scheduler_eta is not None else ""
-        return f"{self.scheduler}, {self.steps} steps{eta}, temperature {self.temperature:g}"
+        passes = f", {self.resample} passes per step" if infilling and self.resample > 1 else ""
+        return f"{self.scheduler}, {self.steps} steps{eta}{passes}, temperature {self.temperature:g}"
 
 
-def resolve_options(defaults, scheduler=None, steps=None, eta=None, temperature=0.0) -> GenerationOptions:
+def resolve_options(defaults, scheduler=None, steps=None, eta=None, temperature=0.0,
+                    resample=None) -> GenerationOptions:
     """`GenerationOptions` for a model's `SamplingDefaults` (its `LatentSampler`, or a bundle's), None meaning its
     default: scheduler the model's `sampling.method`; steps that scheduler's default (`default_steps`); eta the
-    model's `sampling.ddim_eta` for DDIM (an eta given to another scheduler is an error). ValueError naming the
+    model's `sampling.ddim_eta` for DDIM (an eta given to another scheduler is an error); resample the model's
+    `sampling.infill_resample` for a scheduler that can take a step again, else 1. ValueError naming the
     option."""
     name = schedulers.check_name(scheduler, "--scheduler") if scheduler is not None else defaults.default_scheduler
     uses_eta = schedulers.SCHEDULERS[name].uses_eta
@@ -128,7 +134,14 @@ def resolve_options(defaults, scheduler=None, steps=None, eta=None, temperature=
     temperature = float(temperature)
     if not np.isfinite(temperature) or temperature < 0:
         raise ValueError(f"--temperature {temperature:g}: expected a finite number >= 0 (0 = greedy)")
-    return GenerationOptions(name, steps, eta, temperature)
+    scheduler_class = schedulers.SCHEDULERS[name]
+    if resample is None:
+        resample = defaults.sampling.infill_resample if scheduler_class.can_resample else 1
+    try:
+        resample = check_resample(resample, scheduler_class)
+    except ValueError as err:
+        raise ValueError(f"--resample: {err}") from None
+    return GenerationOptions(name, steps, eta, temperature, resample)
 
 
 class Pipeline:
@@ -148,9 +161,9 @@ class Pipeline:
         self.chunks, self.latent_dim = self.sampler.window_shape
         self._compiled = {}
 
-    def options(self, scheduler=None, steps=None, eta=None, temperature=0.0) -> GenerationOptions:
+    def options(self, scheduler=None, steps=None, eta=None, temperature=0.0, resample=None) -> GenerationOptions:
         """Checked options, None meaning the model's default (`resolve_options`)."""
-        return resolve_options(self.sampler, scheduler, steps, eta, temperature)
+        return resolve_options(self.sampler, scheduler, steps, eta, temperature, resample)
 
     def describe(self) -> str:
         """What generates: the model's source (a run directory or a bundle folder)."""
@@ -174,13 +187,13 @@ class Pipeline:
         scaled = self.sampler.generate(pairs, self.sampler.switch(scheduler_index, eta), steps)
         return self._melodies(scaled, pairs, temperature)
 
-    def infill_graph(self, tokens, real_bars, seeds, scheduler_index, steps, eta, temperature):
-        """tokens int `[B, 32, 32]`, real_bars bool `[B, 64]` (True = keep the bar), the rest as `sample_graph` →
-        dict of `_melodies`. Chunks with both bars kept are the diffusion template; every kept bar is pasted back
-        into the decoded tokens."""
+    def infill_graph(self, tokens, real_bars, seeds, scheduler_index, steps, eta, temperature, resample):
+        """tokens int `[B, 32, 32]`, real_bars bool `[B, 64]` (True = keep the bar), resample int32 (passes per
+        step), the rest as `sample_graph` → dict of `_melodies`. Chunks with both bars kept are the diffusion
+        template; every kept bar is pasted back into the decoded tokens."""
         pairs = noise.seed_pairs(seeds)
         scaled = self.sampler.generate(pairs, self.sampler.switch(scheduler_index, eta), steps,
-                                       self.codec.template(tokens), chunks_of_bars(real_bars))
+                                       self.codec.template(tokens), chunks_of_bars(real_bars), resample)
         return self._melodies(scaled, pairs, temperature, tokens, real_bars)
 
     def decode_graph(self, latents, temperature, seeds):
@@ -226,7 +239,8 @@ class Pipeline:
 
     def _specs(self, *names):
         chunks, k = self.chunks, self.latent_dim
-        scalar = {"scheduler_index": tf.int32, "steps": tf.int32, "eta": tf.float32, "temperature": tf.float32}
+        scalar = {"scheduler_index": tf.int32, "steps": tf.int32, "eta": tf.float32, "temperature": tf.float32,
+                  "resample": tf.int32}
         specs = {name: tf.TensorSpec([], dtype) for name, dtype in scalar.items()}
         specs.update({"seeds": tf.TensorSpec([None], tf.int32),
                       "tokens": tf.TensorSpec([None, chunks, STEPS_PER_CHUNK], tf.int32),
@@ -264,8 +278,10 @@ class Pipeline:
             raise ValueError(f"{len(seeds)} seeds for {len(tokens)} melodies: one seed per melody")
         outputs = self._batched(
             "infill", self.infill_graph,
-            self._specs("tokens", "real_bars", "seeds", "scheduler_index", "steps", "eta", "temperature"),
-            [tokens.astype(np.int32), real_bars, seeds, *self._option_arrays(options)], progress)
+            self._specs("tokens", "real_bars", "seeds", "scheduler_index", "steps", "eta", "temperature",
+                        "resample"),
+            [tokens.astype(np.int32), real_bars, seeds, *self._option_arrays(options), np.int32(options.resample)],
+            progress)
         return self._result(outputs, real_bars)
 
     def _keep_bars(self, keep, batch: int) -> np.ndarray:

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 # what a draw is for (the first argument of `key`)
 START, TEMPLATE, STEP, TEMPLATE_STEP = 0, 1, 2, 3  # the diffusion model's reverse process
+RESAMPLE, RESAMPLE_STEP, RESAMPLE_TEMPLATE = 4, 5, 6  # infilling's extra passes (`LatentSampler.infill(resample)`)
 MIXTURE_COMPONENT, MIXTURE_VALUE = 8, 9  # the TransformerMDN's ancestral draws
 REFILL, GUMBEL = 16, 17  # the MusicVAE decoder's input and sampling
 

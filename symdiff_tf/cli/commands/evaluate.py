@@ -69,6 +69,9 @@ def register(subparsers):
                         help="infilling: score every frame (default) or only the frames touching the gap")
     parser.add_argument("--original-infill", action="store_true",
                         help="ddpm infilling as the released code: U[0,1) start, template noised to level t")
+    parser.add_argument("--infill-resample", type=int, default=1, metavar="U",
+                        help="passes per reverse step of the ddpm and ddim infilling rows (default 1, the paper's "
+                             "replacement; more: RePaint's resampling, U times the network calls)")
     parser.add_argument("--flatten", choices=("chunk", "sequence"), default="chunk",
                         help="FD/MMD samples: each 2-bar latent (default) or each whole window")
     parser.add_argument("--decode-batch", type=int, default=32, help="windows per VAE decoder call (default 32)")
@@ -242,6 +245,8 @@ def run(args) -> int:
     from symdiff_tf.evaluation.tables import ScoringOptions, terminal_table
 
     sweep = sweep_of(args)
+    if args.infill_resample < 1:
+        raise ValueError(f"--infill-resample {args.infill_resample}: expected at least 1 pass per step")
     diffusion, vae, mdn = load_models(args)
     if args.data.startswith("tfds:"):
         from symdiff_tf.data.tfds_spec import recorded_vae_hash
@@ -259,7 +264,8 @@ def run(args) -> int:
         num_samples=args.num_samples, seed=args.seed, held_out_split=held_out, ddim_steps=args.ddim_steps,
         curve_points=args.curve_points, curve_windows=args.curve_windows, fill=args.fill,
         decode_batch=args.decode_batch, pianorolls=args.pianorolls,
-        precision=args.precision, original_infill=args.original_infill, sweep=sweep, scoring=scorings[0],
+        precision=args.precision, original_infill=args.original_infill,
+        infill_resample=args.infill_resample, sweep=sweep, scoring=scorings[0],
         extra_scorings=tuple(scorings[1:]))
     result = evaluate(inputs, settings, args.out, progress=not args.no_progress)
     out = pathlib.Path(args.out)

@@ -15,6 +15,9 @@ def register(subparsers):
     parser.add_argument("--diffusion", default=None,
                         help="diffusion run: the work directory of `symdiff train` (or one of its checkpoints or "
                              "inference artifacts)")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="with --diffusion: a config whose ddpm: section the bundle takes instead of the run's "
+                             "(it must fit the weights), e.g. other sampling defaults such as infill_resample")
     parser.add_argument("--bundle", default=None, metavar="DIR",
                         help="instead of --vae and --diffusion: a bundle version folder whose weights to export "
                              "again with this version's signatures")
@@ -30,7 +33,7 @@ def run(args) -> int:
 
     out = version_folder(args.out)  # says what is wrong with --out before the slow part
     if args.bundle is not None:
-        if args.vae or args.diffusion:
+        if args.vae or args.diffusion or args.config:
             raise ValueError("--bundle: give it alone (its weights hold the MusicVAE and the diffusion model)")
         from symdiff_tf.export.reload import open_bundle_model
         from symdiff_tf.generation.pipeline import Pipeline
@@ -45,7 +48,7 @@ def run(args) -> int:
         vae = musicvae.load(args.vae)
         print(f"exporting {args.diffusion} with {args.vae}: tracing and saving 5 signatures (a minute or more for "
               "paper-size models)", flush=True)
-        out = export_bundle(vae, args.diffusion, args.out, vae_path=args.vae)
+        out = export_bundle(vae, args.diffusion, args.out, vae_path=args.vae, config_file=args.config)
     size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
     model_dir = pathlib.Path(out).parent
     print(f"wrote {out} ({size / 1e6:.1f} MB): signatures serving_default, sample, infill, encode, decode; "

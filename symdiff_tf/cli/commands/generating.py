@@ -116,14 +116,20 @@ class BundleModel:
         if "scheduler" not in self.bundle.signatures["sample"].structured_input_signature[1]:
             raise ValueError(f"--model {self.folder}: a bundle of an older symdiff (no scheduler input); export it "
                              "again with `symdiff export`")
+        self.takes_resample = "resample" in self.bundle.signatures["infill"].structured_input_signature[1]
 
     def describe(self) -> str:
         return str(self.folder)
 
-    def options(self, scheduler=None, steps=None, eta=None, temperature=0.0):
+    def options(self, scheduler=None, steps=None, eta=None, temperature=0.0, resample=None):
         from symdiff_tf.generation.pipeline import resolve_options
 
-        return resolve_options(self.defaults, scheduler, steps, eta, temperature)
+        if not self.takes_resample:  # a bundle exported before RePaint's passes: the paper's replacement only
+            if resample not in (None, 1):
+                raise ValueError(f"--resample {resample}: the bundle {self.folder} infills with one pass per step "
+                                 "(exported before resampling); export it again with `symdiff export`")
+            resample = 1
+        return resolve_options(self.defaults, scheduler, steps, eta, temperature, resample)
 
     def _call(self, signature: str, progress: str | None, batched: dict, fixed: dict, real_bars=None):
         """Runs `signature` over `batched` inputs in batches of `BUNDLE_BATCH`; a check that fails inside the
@@ -158,10 +164,14 @@ class BundleModel:
 
     def infill(self, tokens, keep_bars, seeds, options, progress: str | None = "infilling"):
         import numpy as np
+        import tensorflow as tf
 
         keep_bars = np.asarray(keep_bars, bool)
+        fixed = self._fixed(options)
+        if self.takes_resample:
+            fixed["resample"] = tf.constant(options.resample, tf.int32)
         return self._call("infill", progress, {"tokens": np.asarray(tokens, np.int32), "mask": keep_bars,
-                                                "seeds": seeds}, self._fixed(options), keep_bars)
+                                                "seeds": seeds}, fixed, keep_bars)
 
 
 def _concatenated(parts):
@@ -215,9 +225,10 @@ def options_from_args(args, model):
     from symdiff_tf.generation.pipeline import resolve_options
 
     temperature = 0.0 if args.temperature is None else args.temperature
+    resample = getattr(args, "resample", None)  # only the infilling commands have --resample
     if hasattr(model, "options"):
-        return model.options(args.scheduler, args.steps, args.eta, temperature)
-    return resolve_options(model, args.scheduler, args.steps, args.eta, temperature)
+        return model.options(args.scheduler, args.steps, args.eta, temperature, resample)
+    return resolve_options(model, args.scheduler, args.steps, args.eta, temperature, resample)
 
 
 @contextlib.contextmanager

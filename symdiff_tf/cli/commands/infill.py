@@ -60,6 +60,11 @@ def register(subparsers):
     add_audio_argument(parser)
     add_model_arguments(parser)
     add_generation_arguments(parser)
+    parser.add_argument("--resample", type=int, default=None, metavar="U",
+                        help="passes per diffusion step, ddpm or ddim (default: the model's sampling.infill_resample; "
+                             "the shipped model: 4): each step is taken again from its result noised back, so the "
+                             "new bars settle beside the kept ones (RePaint); 1 = the paper's replacement, "
+                             "U times faster")
     parser.add_argument("--out", required=True,
                         help="output folder of MIDI and PNG files; with --template, an .npy of scaled latents")
     parser.add_argument("--template", default=None, help="research path: .npy of scaled latents [B, 32, k] or [32, k]")
@@ -107,8 +112,7 @@ def _run_song(args) -> int:
     seeds = seeds_of(args.seed, args.num)
     model = open_music_model(args)
     options = options_from_args(args, model)
-    print(f"infilling with {model.describe()} ({options.describe()})",
-          flush=True)
+    print(f"infilling with {model.describe()} ({options.describe(infilling=True)})", flush=True)
     infill_windows, sample_windows = model_callables(model, options)
     melodies = regenerate_song(plan, seeds, infill_windows, sample_windows,
                                progress=None if args.no_progress else "infilling")
@@ -147,6 +151,8 @@ def load_template(path):
 
 
 def _run_template(args) -> int:
+    import dataclasses
+
     import numpy as np
 
     if args.checkpoint is None:
@@ -162,12 +168,15 @@ def _run_template(args) -> int:
     keep = np.zeros(sampler.window_shape[0], np.float32)
     keep[parse_chunks(args.keep or "0-7,24-31", len(keep))] = 1.0
     options = options_from_args(args, sampler)
+    if args.template_at_current_step and args.resample is None:
+        options = dataclasses.replace(options, resample=1)  # the original's paste: its one pass per step
     check_intermediates(args.intermediates, options.steps)
     seeds = seeds_of(args.seed, len(template))
     with step_progress(args, f"infill ({options.scheduler})", options.steps) as progress:
         result = sampler.infill(template, keep, seeds, options.scheduler, options.steps, options.scheduler_eta,
                                 uniform_start=args.original_start,
                                 template_at_current_step=args.template_at_current_step,
-                                num_intermediates=args.intermediates, progress=progress)
+                                num_intermediates=args.intermediates, progress=progress,
+                                resample=options.resample)
     write_latents(result, out, args.intermediates)
     return 0

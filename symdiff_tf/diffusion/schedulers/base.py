@@ -45,6 +45,7 @@ class Scheduler:
 
     name = ""
     uses_eta = False  # whether the method has a stochasticity eta (DDIM)
+    can_resample = True  # whether a step can be taken again from a re-noised state (no memory across steps)
 
     @classmethod
     def from_settings(cls, schedule: LinearSchedule, sampling=None, eta=None) -> "Scheduler":

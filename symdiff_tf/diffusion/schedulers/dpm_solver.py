@@ -50,6 +50,7 @@ class DPMSolverPlusPlus(Scheduler):
     DDIM). Default step count: 20."""
 
     name = "dpm-solver++"
+    can_resample = False  # its second-order update uses the previous step's x̂0
 
     def __init__(self, schedule, clip_denoised: bool = True, order: int = 2, spacing: str = "log-snr"):
         if order not in (1, 2):
