@@ -8,11 +8,12 @@ Data (the MELODY track, beat quantisation, as the default model's training data)
   bars 17-48; the songs' own bars are the "infilled" piece, so `repetition_f1` is 1 by construction and the other
   values are what a model should match.
 With `--bundle DIR`: the first `--songs` of those songs infilled through the bundle's `infill` signature (bars
-17-48 regenerated, one seed per song) and `--samples` melodies from its `sample` signature, both with `--steps`
-diffusion steps and a greedy decoder.
+17-48 regenerated, one seed per song) and `--samples` melodies from its `sample` signature, as `symdiff infill`
+and `symdiff sample` make them (the bundle's default scheduler, steps and passes unless `--scheduler`, `--steps`,
+`--resample` say otherwise; greedy decoding).
 
-    python scripts/listening_measures.py [--split validation] [--bundle saved_models/default/2 --songs 12 \
-        --samples 64 --steps 50] [--out FILE.json]
+    python scripts/listening_measures.py [--split validation] [--bundle saved_models/default/3 --songs 12 \
+        --samples 64 [--scheduler ddim --steps 50 --resample 1]] [--out FILE.json]
 """
 import argparse
 import json
@@ -25,7 +26,6 @@ from tqdm import tqdm
 from symdiff_tf.evaluation.metrics.listening import listening_rows, window_notes
 from symdiff_tf.generation.song import song_window
 from symdiff_tf.melody import file_to_melodies
-from symdiff_tf.melody.render import SECONDS_PER_STEP
 from symdiff_tf.melody.splits import SPLITS, pop909_split
 from symdiff_tf.melody.windows import melody_windows
 
@@ -56,28 +56,23 @@ def data_pieces(files) -> tuple[list, list, list]:
     return windows, song_tokens, song_notes
 
 
-def bundle_notes(outputs) -> list[np.ndarray]:
-    """The notes a bundle signature returned (`pitches`, `starts`, `ends` in steps, `num_notes`) as note arrays."""
-    pitches, starts, ends, counts = (outputs[key].numpy() for key in ("pitches", "starts", "ends", "num_notes"))
-    return [np.stack([pitches[b, :n], starts[b, :n] * SECONDS_PER_STEP, ends[b, :n] * SECONDS_PER_STEP],
-                     axis=1).astype(np.float64) for b, n in enumerate(counts)]
+def bundle_rows(folder, song_tokens, song_notes, num_samples: int, seed: int, scheduler=None, steps=None,
+                resample=None) -> dict:
+    """The bundle's infilled songs (bars 17-48) and unconditional samples, measured; made as `symdiff infill` and
+    `symdiff sample` make them (`BundleModel`: the bundle's signatures, None options the bundle's defaults).
+    Returns the measures and the options used."""
+    from symdiff_tf.cli.commands.generating import BundleModel
 
-
-def bundle_rows(folder, song_tokens, song_notes, num_samples: int, steps: int, seed: int) -> dict:
-    """The bundle's infilled songs (bars 17-48) and unconditional samples, measured."""
-    import tensorflow as tf
-
-    bundle = tf.saved_model.load(str(folder))
-    seeds = tf.range(seed, seed + len(song_tokens), dtype=tf.int32)
-    kept = np.ones((len(song_tokens), WINDOW_CHUNKS), bool)
-    kept[:, (GAP_BARS[0] - 1) // 2:GAP_BARS[1] // 2] = False
-    infilled = bundle.signatures["infill"](tokens=tf.constant(np.stack(song_tokens), tf.int32),
-                                           mask=tf.constant(kept), seeds=seeds, steps=tf.constant(steps),
-                                           temperature=tf.constant(0.0))
-    sampled = bundle.signatures["sample"](seeds=tf.range(seed, seed + num_samples, dtype=tf.int32),
-                                          steps=tf.constant(steps), temperature=tf.constant(0.0))
-    return {"infilling": listening_rows(bundle_notes(infilled), songs=song_notes),
-            "unconditional": listening_rows(bundle_notes(sampled))}
+    model = BundleModel(folder)
+    options = model.options(scheduler, steps, None, 0.0, resample)
+    keep_bars = np.ones((len(song_tokens), 2 * WINDOW_CHUNKS), bool)
+    keep_bars[:, GAP_BARS[0] - 1:GAP_BARS[1]] = False
+    song_seeds = np.arange(seed, seed + len(song_tokens), dtype=np.int32)
+    infilled = model.infill(np.stack(song_tokens), keep_bars, song_seeds, options)
+    sampled = model.sample(np.arange(seed, seed + num_samples, dtype=np.int32), options)
+    return {"options": options.describe(infilling=True),
+            "infilling": listening_rows([window_notes(t) for t in infilled.joined], songs=song_notes),
+            "unconditional": listening_rows([window_notes(t) for t in sampled.joined])}
 
 
 def main() -> int:
@@ -86,7 +81,10 @@ def main() -> int:
     parser.add_argument("--bundle", default=None, help="a SavedModel bundle to measure beside the data")
     parser.add_argument("--songs", type=int, default=12, help="songs infilled by the bundle (the first ones)")
     parser.add_argument("--samples", type=int, default=64, help="unconditional melodies sampled by the bundle")
-    parser.add_argument("--steps", type=int, default=50, help="the bundle's diffusion steps (50: DDIM)")
+    parser.add_argument("--scheduler", default=None, help="the bundle's scheduler (default: its own)")
+    parser.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the scheduler's)")
+    parser.add_argument("--resample", type=int, default=None,
+                        help="passes per infilling step (default: the bundle's, as `symdiff infill`)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
@@ -97,9 +95,9 @@ def main() -> int:
     if args.bundle:
         chosen = slice(0, args.songs)
         result["data"]["infilling_songs_measured"] = listening_rows(song_notes[chosen], songs=song_notes[chosen])
-        result["bundle"] = {"folder": args.bundle, "steps": args.steps, "seed": args.seed,
+        result["bundle"] = {"folder": args.bundle, "seed": args.seed,
                             **bundle_rows(args.bundle, song_tokens[chosen], song_notes[chosen], args.samples,
-                                          args.steps, args.seed)}
+                                          args.seed, args.scheduler, args.steps, args.resample)}
     print(json.dumps(result, indent=2))
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -2,11 +2,13 @@
 
 Usage:
     python scripts/results_tables.py MAIN_EVAL [--sweep SWEEP_EVAL] [--bfloat16 BF16_EVAL]
+        [--versus OLD_EVAL --labels NEW OLD]
 
-MAIN_EVAL: a run with `--oa-formula both` (Tables 1-3 with the exact formula, Tables 1-2 with the original's from
-`MAIN_EVAL/oa_original/`, note statistics). SWEEP_EVAL: a float32 run with `--ddim-sweep` (DDIM steps against
+MAIN_EVAL: a run, ideally with `--oa-formula both` (Tables 1-3 with the exact formula, Tables 1-2 with the
+original's from `MAIN_EVAL/oa_original/` when it is there, note statistics, the listening measures). SWEEP_EVAL: a float32 run with `--ddim-sweep` (DDIM steps against
 DDPM). BF16_EVAL: the same command as SWEEP_EVAL with `--precision bfloat16` (same seeds, so the same start
-noise). Prints markdown on stdout.
+noise). OLD_EVAL: the same command on another model (e.g. the previous bundle version): the two side by side on
+Table 1, FD and the listening measures, the data's row of each beside them. Prints markdown on stdout.
 """
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ PAPER = {
     "table3": {"test": "1.24 0.12 1.24 0.12", "ddpm": "1.66 0.18 1.53 0.16", "mdn": "1.26 0.12 – –",
                "interpolation": "3.22 0.43 1.97 0.23", "prior": "2.44 0.29 1.17 0.12"},
 }
+LISTENING = ("in_key_share", "register_distance", "density_ratio", "key_coverage", "halves_share_key",
+             "longest_repetition", "repetition_f1")  # docs/metrics.md, "What a listener hears"
+VERSUS_ROWS = ("test", "ddpm", "ddim", "mdn")
 NOTE_STATS = ("longest_repetition", "note_density", "pitch_class_entropy", "rest_share")  # bars, notes/bar, bits, share
 
 
@@ -120,25 +125,50 @@ def precision_table(full: dict, half: dict, ddim_steps: int) -> str:
     return "\n".join(lines)
 
 
+def versus_table(new: pathlib.Path, old: pathlib.Path, labels: tuple[str, str], setting: str) -> str:
+    """One setting's Table 1, FD and listening measures of two runs of the same command, row by row (the `test`
+    row is the held-out data decoded by each run's VAE)."""
+    metrics = TABLE1 + ("fd",) + LISTENING[:-1 if setting == "unconditional" else None]
+    columns = ("pitch C", "pitch Var", "dur C", "dur Var", "FD") + metrics[5:]
+    lines = ["| row | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    runs = [(label, json.loads((folder / "tables.json").read_text())[setting],
+             json.loads((folder / "listening.json").read_text())[setting]) for label, folder in zip(labels, (new, old))]
+    for row in VERSUS_ROWS:
+        for label, tables, listening in runs:
+            if row not in tables:
+                continue
+            values = [tables[row].get(m) for m in metrics[:5]] + [listening.get(row, {}).get(m) for m in metrics[5:]]
+            lines.append(f"| {row} {label} | " + " | ".join(_cell(v, 3) for v in values) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("main", type=pathlib.Path, help="evaluate output of a run with --oa-formula both")
     parser.add_argument("--sweep", type=pathlib.Path, help="evaluate output of a float32 run with --ddim-sweep")
     parser.add_argument("--bfloat16", type=pathlib.Path, help="the sweep's command with --precision bfloat16")
+    parser.add_argument("--versus", type=pathlib.Path, help="the main run's command on another model")
+    parser.add_argument("--labels", nargs=2, default=("new", "old"), help="names of the main and --versus runs")
     args = parser.parse_args()
 
     def load(folder):
         return json.loads((folder / "tables.json").read_text())
 
-    exact, original = load(args.main), load(args.main / "oa_original")
+    exact = load(args.main)
     t1_labels, t2_labels = ("pitch C", "pitch Var", "dur C", "dur Var"), ("pitch μ_OA", "pitch σ²_OA", "dur μ_OA",
                                                                             "dur σ²_OA")
     print("### Table 1 (exact OA)\n\n" + table(exact, TABLE1, t1_labels, 3, PAPER["table1"]) + "\n")
     print("### Table 2 (exact OA)\n\n" + table(exact, TABLE2, t2_labels, 3, PAPER["table2"]) + "\n")
-    print("### Table 1 (original OA)\n\n" + table(original, TABLE1, t1_labels, 3, PAPER["table1"]) + "\n")
-    print("### Table 2 (original OA)\n\n" + table(original, TABLE2, t2_labels, 3, PAPER["table2"]) + "\n")
+    if (args.main / "oa_original").is_dir():
+        original = load(args.main / "oa_original")
+        print("### Table 1 (original OA)\n\n" + table(original, TABLE1, t1_labels, 3, PAPER["table1"]) + "\n")
+        print("### Table 2 (original OA)\n\n" + table(original, TABLE2, t2_labels, 3, PAPER["table2"]) + "\n")
     print("### Table 3 (paper ×1e-2)\n\n" + table(exact, TABLE3, ("FD", "MMD"), 3, PAPER["table3"]) + "\n")
     print("### Note statistics\n\n" + note_statistics(args.main) + "\n")
+    if args.versus:
+        for setting in SETTINGS:
+            print(f"### {' against '.join(args.labels)}: {setting}\n\n"
+                  + versus_table(args.main, args.versus, tuple(args.labels), setting) + "\n")
     if args.sweep:
         ddim_steps = json.loads((args.sweep / "run.json").read_text())["ddim_steps"]
         print("### DDIM steps (Table 1, exact OA)\n\n" + sweep_table(load(args.sweep), ddim_steps) + "\n")
