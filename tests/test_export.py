@@ -225,6 +225,26 @@ def test_the_bundle_is_in_the_serving_layout_with_its_provenance(exported):
         cli_main_raising(["export", "--vae", str(vae_path), "--diffusion", str(run), "--out", str(root / "v")])
 
 
+def test_an_export_with_another_config_takes_its_sampling_defaults(exported, tmp_path):
+    import yaml
+
+    from symdiff_tf.cli.commands.generating import BundleModel
+
+    _, _, vae_path, run, _ = exported
+    sections = yaml.safe_load((run / "config.yaml").read_text())
+    sections["ddpm"]["sampling"].update(infill_resample=3, method="ddim")
+    config = tmp_path / "served.yaml"
+    config.write_text(yaml.safe_dump(sections))
+    bundle = tmp_path / "symdiff" / "1"
+    assert cli.main(["export", "--vae", str(vae_path), "--diffusion", str(run), "--config", str(config), "--out",
+                     str(bundle)]) == 0
+    sampler = json.loads((bundle / "assets" / "provenance.json").read_text())["sampler"]
+    assert (sampler["default_scheduler"], sampler["default_infill_resample"]) == ("ddim", 3)
+    options = BundleModel(bundle).options()
+    assert (options.scheduler, options.resample) == ("ddim", 3)
+    assert BundleModel(bundle).options(scheduler="dpm-solver++").resample == 1  # it cannot take a step again
+
+
 def cli_main_raising(argv):
     """`symdiff ARGV` with its ValueError raised rather than printed."""
     args = cli.build_parser(argv[0]).parse_args(argv)
