@@ -15,11 +15,14 @@ choices, test only for the final tables):
              the MusicVAE's `transpose_range` (`tfds build`);
 4. ddpm      the diffusion model (`symdiff train --model ddpm`);
 5. mdn       the TransformerMDN baseline (`symdiff train --model mdn`);
-6. export    the SavedModel bundle `saved_models/default/<VERSION>/` (`symdiff export`).
+6. export    the run's SavedModel bundle, the candidate, into `runs/default/bundle/1/` (`symdiff export`, with
+             the sampling defaults of `configs/default.yaml`). It ships, copied to the next version folder of
+             `saved_models/default/`, only when it beats the shipped version on the validation split
+             (`docs/results.md`); the recipe never writes into `saved_models/`.
 
 A stage built on another VAE than today's `runs/default/vae/model.keras` is never reused silently: the recipe
 stops and names it (the latent dataset's name follows the VAE's content hash, so it is rebuilt by itself). A bundle
-that exists at `BUNDLE_VERSION` but was exported from other weights stops the recipe too: raise the version.
+candidate exported from other weights stops the recipe too: move it aside.
 
 Usage: `python scripts/default_model.py [--only STAGE ...] [--vae-steps N]`.
 """
@@ -38,9 +41,9 @@ RUN = ROOT / "runs" / "default"
 CONFIG = ROOT / "configs" / "default.yaml"
 BIN = pathlib.Path(sys.executable).parent
 POP909 = pathlib.Path(os.environ.get("SYMDIFF_SHARED_DATA", ROOT.parent / "shared" / "data")) / "pop909" / "midi"
-BUNDLE_VERSION = "3"  # raise it whenever the shipped weights change
+CANDIDATE = RUN / "bundle" / "1"  # the recipe's bundle; shipping it is a copy into saved_models/default/<N>
 STAGES = ("melodies", "vae", "latents", "ddpm", "mdn", "export")
-VAE_STEPS = 17_500  # version 3's MusicVAE: 98.3 % of validation tokens, note F1 0.953 (docs/musicvae.md)
+VAE_STEPS = 17_500  # the candidate's MusicVAE: 98.3 % of validation tokens, note F1 0.953 (docs/musicvae.md)
 
 
 def transpose_range() -> tuple[int, int]:
@@ -88,7 +91,7 @@ def commands(stage: str, vae_steps: int) -> list[list[str]]:
                  "--vae", str(RUN / "vae" / "model.keras"), "--workdir", str(RUN / stage)]]
     if stage == "export":
         return [[symdiff, "export", "--vae", str(RUN / "vae" / "model.keras"), "--diffusion", str(RUN / "ddpm"),
-                 "--config", str(CONFIG), "--out", str(ROOT / "saved_models" / "default" / BUNDLE_VERSION)]]
+                 "--config", str(CONFIG), "--out", str(CANDIDATE)]]
     raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
 
 
@@ -114,13 +117,13 @@ def check_same_vae(stage: str) -> None:
         recorded = json.loads(records[-1].read_text()).get("vae_content_hash") if records else None
         where = RUN / stage
     else:
-        provenance = ROOT / "saved_models" / "default" / BUNDLE_VERSION / "assets" / "provenance.json"
+        provenance = CANDIDATE / "assets" / "provenance.json"
         recorded = json.loads(provenance.read_text()).get("vae_content_hash") if provenance.is_file() else None
         where = provenance.parents[1]
     if recorded is not None and recorded != current_vae_hash():
         raise SystemExit(f"[{stage}] {where} was made with MusicVAE {recorded}, {RUN / 'vae' / 'model.keras'} is "
                          f"{current_vae_hash()}: move {where} aside"
-                         + (" (or raise BUNDLE_VERSION)" if stage == "export" else "") + " and run the recipe again")
+                         + " and run the recipe again")
 
 
 def is_done(stage: str, vae_steps: int) -> bool:
@@ -138,14 +141,14 @@ def is_done(stage: str, vae_steps: int) -> bool:
         max_steps = yaml.safe_load(CONFIG.read_text())[stage]["train"]["max_steps"]
         return (RUN / stage / "inference").is_dir() and last_logged_step(RUN / stage) >= max_steps
     if stage == "export":
-        bundle = ROOT / "saved_models" / "default" / BUNDLE_VERSION
+        bundle = CANDIDATE
         if not (bundle / "saved_model.pb").is_file():
             return False
         exported = json.loads((bundle / "assets" / "provenance.json").read_text())["training_steps"]
         trained = last_logged_step(RUN / "ddpm")
         if exported != trained:
             raise SystemExit(f"[export] {bundle} holds the diffusion model of step {exported}, {RUN / 'ddpm'} is "
-                             f"at step {trained}: raise BUNDLE_VERSION in {pathlib.Path(__file__).name} to export it")
+                             f"at step {trained}: move {bundle} aside to export it")
         return True
     raise ValueError(stage)
 
@@ -177,9 +180,11 @@ def main() -> int:
                 print(f"[{stage}] failed with exit code {result.returncode}; run the recipe again to resume")
                 return result.returncode
     done = [stage for stage in STAGES if stage in args.only]
-    bundle = f" and saved_models/default/{BUNDLE_VERSION}/" if "export" in done else ""
+    bundle = f" and the candidate bundle {CANDIDATE}/" if "export" in done else ""
     print(f"stages {', '.join(done)} complete: wrote {RUN}{bundle} (stage wall times in {times_path})")
-    print("next: make demo" if "export" in done else "next: python scripts/default_model.py (the remaining stages)")
+    print(f"next: symdiff evaluate --model {CANDIDATE} --split validation ... beside the shipped model "
+          "(docs/results.md); symdiff sample --model " + str(CANDIDATE) if "export" in done else
+          "next: python scripts/default_model.py (the remaining stages)")
     return 0
 
 

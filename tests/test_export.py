@@ -243,6 +243,14 @@ def test_an_export_with_another_config_takes_its_sampling_defaults(exported, tmp
     options = BundleModel(bundle).options()
     assert (options.scheduler, options.resample) == ("ddim", 3)
     assert BundleModel(bundle).options(scheduler="dpm-solver++").resample == 1  # it cannot take a step again
+    again = tmp_path / "symdiff" / "2"  # a bundle's own weights with the config's sampling defaults
+    assert cli.main(["export", "--bundle", str(exported[0]), "--config", str(config), "--out", str(again)]) == 0
+    assert BundleModel(again).options().resample == 3
+    sections["ddpm"]["schedule"]["num_steps"] = 7
+    config.write_text(yaml.safe_dump(sections))
+    with pytest.raises(ValueError, match="its ddpm.schedule is not the bundle's"):
+        cli_main_raising(["export", "--bundle", str(exported[0]), "--config", str(config), "--out",
+                          str(tmp_path / "symdiff" / "3")])
 
 
 def cli_main_raising(argv):

@@ -64,3 +64,26 @@ def open_bundle_model(folder, loaded=None, precision: str = "none"):
                            record.get("training_steps"), record["vae_content_hash"],
                            record.get("rest_chunks") == "encoded", None, recorded)
     return model, vae
+
+
+def with_sampling_of(model, config_file):
+    """`model` (a `DiffusionModel` of `open_bundle_model`) with the sampling defaults of `config_file`'s `ddpm:`
+    section; that section's network and schedule must be the model's (a bundle's weights are fixed). The model
+    gets no config file, so an export writes the sections in effect."""
+    import dataclasses
+
+    from symdiff_tf.config import load_section
+    from symdiff_tf.diffusion.config import DDPMConfig
+    from symdiff_tf.diffusion.inference import make_sampler
+
+    given = load_section(DDPMConfig, config_file, "ddpm")
+    if given.model.latent_dim == 0:  # "as many as the data keeps": the bundle's
+        given = dataclasses.replace(given, model=dataclasses.replace(given.model,
+                                                                     latent_dim=model.config.model.latent_dim))
+    for part in ("model", "schedule"):
+        if getattr(given, part) != getattr(model.config, part):
+            raise ValueError(f"--config {config_file}: its ddpm.{part} is not the bundle's ({model.source}); only "
+                             "the sampling defaults can change")
+    config = dataclasses.replace(model.config, sampling=given.sampling)
+    return dataclasses.replace(model, config=config, sampler=make_sampler(model.network, config),
+                               config_file=None)

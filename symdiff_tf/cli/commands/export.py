@@ -16,8 +16,9 @@ def register(subparsers):
                         help="diffusion run: the work directory of `symdiff train` (or one of its checkpoints or "
                              "inference artifacts)")
     parser.add_argument("--config", default=None, metavar="FILE",
-                        help="with --diffusion: a config whose ddpm: section the bundle takes instead of the run's "
-                             "(it must fit the weights), e.g. other sampling defaults such as infill_resample")
+                        help="a config whose ddpm: section the bundle takes instead of the run's (it must fit the "
+                             "weights), e.g. other sampling defaults such as infill_resample; with --bundle only its "
+                             "sampling: section is taken (the network and schedule must be the bundle's)")
     parser.add_argument("--bundle", default=None, metavar="DIR",
                         help="instead of --vae and --diffusion: a bundle version folder whose weights to export "
                              "again with this version's signatures")
@@ -33,12 +34,15 @@ def run(args) -> int:
 
     out = version_folder(args.out)  # says what is wrong with --out before the slow part
     if args.bundle is not None:
-        if args.vae or args.diffusion or args.config:
-            raise ValueError("--bundle: give it alone (its weights hold the MusicVAE and the diffusion model)")
-        from symdiff_tf.export.reload import open_bundle_model
+        if args.vae or args.diffusion:
+            raise ValueError("--bundle: give it without --vae/--diffusion (its weights hold the MusicVAE and the "
+                             "diffusion model)")
+        from symdiff_tf.export.reload import open_bundle_model, with_sampling_of
         from symdiff_tf.generation.pipeline import Pipeline
 
         model, vae = open_bundle_model(args.bundle)
+        if args.config:
+            model = with_sampling_of(model, args.config)
         pipeline = Pipeline(model, vae)
         print(f"exporting the weights of {args.bundle} again: tracing and saving 5 signatures", flush=True)
         out = write_bundle(pipeline, out, pipeline.options())
