@@ -10,10 +10,10 @@ Data (the MELODY track, beat quantisation, as the default model's training data)
 With `--bundle DIR`: the first `--songs` of those songs infilled through the bundle's `infill` signature (bars
 17-48 regenerated, one seed per song) and `--samples` melodies from its `sample` signature, as `symdiff infill`
 and `symdiff sample` make them (the bundle's default scheduler, steps and passes unless `--scheduler`, `--steps`,
-`--resample` say otherwise; greedy decoding).
+`--resample`, `--repeat-start` say otherwise; greedy decoding; `--samples 0`: infilling only).
 
-    python scripts/listening_measures.py [--split validation] [--bundle saved_models/default/3 --songs 12 \
-        --samples 64 [--scheduler ddim --steps 50 --resample 1]] [--out FILE.json]
+    python scripts/listening_measures.py [--split validation] [--bundle saved_models/default/4 --songs 12 \
+        --samples 64 [--scheduler ddim --steps 50 --resample 1 --repeat-start 0.3]] [--out FILE.json]
 """
 import argparse
 import json
@@ -57,22 +57,24 @@ def data_pieces(files) -> tuple[list, list, list]:
 
 
 def bundle_rows(folder, song_tokens, song_notes, num_samples: int, seed: int, scheduler=None, steps=None,
-                resample=None) -> dict:
+                resample=None, repeat_start=None) -> dict:
     """The bundle's infilled songs (bars 17-48) and unconditional samples, measured; made as `symdiff infill` and
     `symdiff sample` make them (`BundleModel`: the bundle's signatures, None options the bundle's defaults).
     Returns the measures and the options used."""
     from symdiff_tf.cli.commands.generating import BundleModel
 
     model = BundleModel(folder)
-    options = model.options(scheduler, steps, None, 0.0, resample)
+    options = model.options(scheduler, steps, None, 0.0, resample, repeat_start)
     keep_bars = np.ones((len(song_tokens), 2 * WINDOW_CHUNKS), bool)
     keep_bars[:, GAP_BARS[0] - 1:GAP_BARS[1]] = False
     song_seeds = np.arange(seed, seed + len(song_tokens), dtype=np.int32)
     infilled = model.infill(np.stack(song_tokens), keep_bars, song_seeds, options)
-    sampled = model.sample(np.arange(seed, seed + num_samples, dtype=np.int32), options)
-    return {"options": options.describe(infilling=True),
-            "infilling": listening_rows([window_notes(t) for t in infilled.joined], songs=song_notes),
-            "unconditional": listening_rows([window_notes(t) for t in sampled.joined])}
+    rows = {"options": options.describe(infilling=True),
+            "infilling": listening_rows([window_notes(t) for t in infilled.joined], songs=song_notes)}
+    if num_samples:
+        sampled = model.sample(np.arange(seed, seed + num_samples, dtype=np.int32), options)
+        rows["unconditional"] = listening_rows([window_notes(t) for t in sampled.joined])
+    return rows
 
 
 def main() -> int:
@@ -80,11 +82,14 @@ def main() -> int:
     parser.add_argument("--split", choices=SPLITS, default="validation")
     parser.add_argument("--bundle", default=None, help="a SavedModel bundle to measure beside the data")
     parser.add_argument("--songs", type=int, default=12, help="songs infilled by the bundle (the first ones)")
-    parser.add_argument("--samples", type=int, default=64, help="unconditional melodies sampled by the bundle")
+    parser.add_argument("--samples", type=int, default=64,
+                        help="unconditional melodies sampled by the bundle (0: infilling only)")
     parser.add_argument("--scheduler", default=None, help="the bundle's scheduler (default: its own)")
     parser.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the scheduler's)")
     parser.add_argument("--resample", type=int, default=None,
                         help="passes per infilling step (default: the bundle's, as `symdiff infill`)")
+    parser.add_argument("--repeat-start", type=float, default=None,
+                        help="where infilling starts the gap (default: the bundle's, as `symdiff infill`)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
@@ -97,7 +102,8 @@ def main() -> int:
         result["data"]["infilling_songs_measured"] = listening_rows(song_notes[chosen], songs=song_notes[chosen])
         result["bundle"] = {"folder": args.bundle, "seed": args.seed,
                             **bundle_rows(args.bundle, song_tokens[chosen], song_notes[chosen], args.samples,
-                                          args.seed, args.scheduler, args.steps, args.resample)}
+                                          args.seed, args.scheduler, args.steps, args.resample,
+                                          args.repeat_start)}
     print(json.dumps(result, indent=2))
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -95,8 +95,13 @@ def calls(exported, pop909_dir):
         "sample_ddpm_warm": ("sample", {"seeds": SEEDS, **scalars("ddpm", 20, 0.8)},
                              generator.sample(SEEDS, generator.options(scheduler="ddpm", temperature=0.8))),
         "infill": ("infill", {"tokens": songs, "mask": KEEP, "seeds": SEEDS, **scalars("ddim", 3, 0.0),
-                              "resample": np.array(2, np.int32)},
+                              "resample": np.array(2, np.int32), "repeat_start": np.array(1.0, np.float32)},
                    generator.infill(songs, KEEP, SEEDS, generator.options(scheduler="ddim", steps=3, resample=2))),
+        "repeat_start_infill": ("infill", {"tokens": songs, "mask": KEEP, "seeds": SEEDS,
+                                           **scalars("ddpm", 20, 0.0), "resample": np.array(1, np.int32),
+                                           "repeat_start": np.array(0.4, np.float32)},
+                                generator.infill(songs, KEEP, SEEDS, generator.options(scheduler="ddpm",
+                                                                                       repeat_start=0.4))),
         "encode": ("encode", {"tokens": songs}, generator.encode(songs)),
         "decode": ("decode", {"latents": sampled.latents, "temperature": np.array(0.0, np.float32)},
                    generator.decode(sampled.latents)),
@@ -130,6 +135,10 @@ BAD = {  # name → (signature, the call to change, input → new value, what th
                    "resample: expected 1..20 passes per step, more than 1 only with ddpm or ddim; got"),
     "resample with dpm-solver++": ("infill", "infill", {"scheduler": np.array("dpm-solver++")},
                                    "resample: expected 1..20 passes per step, more than 1 only with ddpm or ddim"),
+    "repeat_start 0": ("infill", "infill", {"repeat_start": np.array(0.0, np.float32)},
+                       "repeat_start: expected a number in (0, 1]"),
+    "repeat_start above 1": ("infill", "infill", {"repeat_start": np.array(1.5, np.float32)},
+                             "repeat_start: expected a number in (0, 1]"),
     "mask for another batch": ("infill", "infill", {"mask": KEEP[:1]},
                                "mask: expected one entry per melody, as many as tokens has"),
     "seeds for another batch": ("infill", "infill", {"seeds": SEEDS[:1]},
@@ -332,8 +341,8 @@ def test_saved_model_cli_shows_every_signature(exported):
     assert shown.returncode == 0, shown.stderr[-3000:]
     for signature in ("sample", "serving_default", "infill", "encode", "decode"):
         assert f"signature_def['{signature}']" in shown.stdout
-    for name in ("seeds", "scheduler", "steps", "eta", "temperature", "tokens", "mask", "resample", "latents",
-                 "midi_bytes", "num_notes", "mu"):
+    for name in ("seeds", "scheduler", "steps", "eta", "temperature", "tokens", "mask", "resample", "repeat_start",
+                 "latents", "midi_bytes", "num_notes", "mu"):
         assert f"['{name}']" in shown.stdout
 
 

@@ -134,13 +134,17 @@ def test_meters_that_cannot_be_mapped_are_one_line(pop909_dir, tmp_path, capsys,
     assert message in err and len(err.splitlines()) == 1
 
 
-def test_resample_is_checked_against_the_scheduler_and_the_bundle(pop909_dir, tmp_path, capsys):
+def test_resample_and_repeat_start_are_checked_against_the_scheduler_and_the_bundle(pop909_dir, tmp_path, capsys):
     song = str(pop909_dir / "032.mid")
-    version_2 = default_model_root() / "2"
+    version_2, version_3 = default_model_root() / "2", default_model_root() / "3"
     cases = [(["--scheduler", "dpm-solver++", "--steps", "4", "--resample", "2"],
-              "--resample: resample 2: the dpm-solver++ scheduler keeps memory across steps"),
-             (["--resample", "0", *FAST], "--resample: resample 0: expected a whole number of passes"),
-             (["--model", str(version_2), "--resample", "2", *FAST], "infills with one pass per step")]
+              "--resample 2: the dpm-solver++ scheduler keeps memory across steps"),
+             (["--resample", "0", *FAST], "--resample 0: expected a whole number of passes"),
+             (["--model", str(version_2), "--resample", "2", *FAST], "infills with one pass per step"),
+             (["--repeat-start", "0", *FAST], "--repeat-start 0.0: expected a number in (0, 1]"),
+             (["--repeat-start", "1.2", *FAST], "--repeat-start 1.2: expected a number in (0, 1]"),
+             (["--model", str(version_3), "--repeat-start", "0.5", *FAST],
+              "starts the regenerated bars from noise (exported before the repeat start)")]
     for options, message in cases:
         assert cli.main(["infill", song, "--track", "MELODY", "--bars", "12-20", "--out", str(tmp_path / "x"),
                          *options]) == 1

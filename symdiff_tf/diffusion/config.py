@@ -36,6 +36,8 @@ class SamplingConfig:
     ddim_steps: int = 50
     ddim_eta: float = 0.0
     infill_resample: int = 1       # passes per step when infilling (1: the paper's replacement; more: RePaint's)
+    infill_repeat_start: float = 1.0  # infilling starts the gap from the bars 16 before, noised to this level of the
+    #                                   schedule (1: from noise, the paper's; `diffusion.repeat_start`)
     tensorboard_ddim_steps: int = 20  # cheap DDIM samples for the TensorBoard heat map
     tensorboard_samples: int = 4
 

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from symdiff_tf.diffusion import schedulers
+from symdiff_tf.diffusion import repeat_start as repeat, schedulers
 from symdiff_tf.models_common import noise
 from symdiff_tf.diffusion.schedule import LinearSchedule
 
@@ -31,13 +31,14 @@ def recorded_iterations(num_iterations: int, num_intermediates: int) -> np.ndarr
     return -(-slots * num_iterations // num_intermediates)
 
 
-def check_resample(resample, scheduler) -> int:
+def check_resample(resample, scheduler, name: str = "resample") -> int:
     """`resample` (passes per infilling step) as an int ≥ 1; more than 1 only for a scheduler that
-    `can_resample` (a `Scheduler`). ValueError naming the problem."""
+    `can_resample` (a `Scheduler`). ValueError naming the problem and the input (`name`: "--resample" from
+    the command line)."""
     if isinstance(resample, bool) or not float(resample).is_integer() or int(resample) < 1:
-        raise ValueError(f"resample {resample}: expected a whole number of passes per step, at least 1")
+        raise ValueError(f"{name} {resample}: expected a whole number of passes per step, at least 1")
     if int(resample) > 1 and not scheduler.can_resample:
-        raise ValueError(f"resample {resample}: the {scheduler.name} scheduler keeps memory across steps, so its "
+        raise ValueError(f"{name} {resample}: the {scheduler.name} scheduler keeps memory across steps, so its "
                          "steps cannot be taken again; resample with ddpm or ddim")
     return int(resample)
 
@@ -119,16 +120,23 @@ class LatentSampler(SamplingDefaults):
         level = tf.fill(tf.shape(x)[:1], tf.sqrt(alpha_bar))
         return tf.cast(self.model([x, level], training=False), tf.float32)
 
-    def start(self, pairs, scheduler, first_step, template=None, keep=None, uniform_start: bool = False):
+    def start(self, pairs, scheduler, first_step, template=None, keep=None, uniform_start: bool = False,
+              repeat_start=None):
         """x at `first_step` `[B, L, k]`: N(0, I) per melody; when infilling, the kept chunks (`keep` `[B, L, 1]`
         float, 1 = keep) are the template noised to that level. `uniform_start`: U[0, 1) start and the template
-        itself, as the original code did."""
+        itself, as the original code did. `repeat_start` (float32 scalar, None: 1) below 1: the other chunks
+        start as `repeat_start.repeat_sketch` noised to that level, with the same noise."""
         shape = self.window_shape
         if uniform_start:
             return noise.uniform(pairs, noise.START, 0, shape) * (1.0 - keep) + template * keep
         x = noise.normal(pairs, noise.START, 0, shape)
         if template is None:
             return x
+        if repeat_start is not None:
+            kept = tf.reshape(keep[:, :, 0] > 0.5, [-1, shape[0]])  # the window's length known to the graph
+            sketch, found = repeat.repeat_sketch(template, kept)
+            from_sketch = found & (tf.convert_to_tensor(repeat_start, tf.float32) < 1.0)
+            x = tf.where(from_sketch[:, :, None], scheduler.add_noise(sketch, x, first_step), x)
         known = scheduler.add_noise(template, noise.normal(pairs, noise.TEMPLATE, first_step, shape), first_step)
         return x * (1.0 - keep) + known * keep
 
@@ -145,6 +153,13 @@ class LatentSampler(SamplingDefaults):
         1 is the paper's replacement. Returns (x, state, records)."""
         shape = self.window_shape
         num_iterations = tf.shape(timesteps)[0]
+        # the pass loop is built only where passes can exceed 1: infilling, pasting at t_prev, resample not a plain 1
+        resampling = (template is not None and not template_at_current_step
+                      and not (isinstance(resample, int) and resample == 1))
+
+        def paste_level(t, t_prev):
+            """The noise level of the pasted kept chunks after the step t → t_prev."""
+            return t if template_at_current_step else t_prev
 
         def step_and_paste(x, state, t, t_prev, step_key, template_key):
             """One step t → t_prev with the noise of `step_key` (purpose, index); when infilling, the kept chunks
@@ -153,7 +168,7 @@ class LatentSampler(SamplingDefaults):
             x, state = scheduler.step(x, self.predict_noise(x, t), t, t_prev, noise.normal(pairs, *step_key, shape),
                                       state)
             if template is not None:
-                level = t if template_at_current_step else t_prev
+                level = paste_level(t, t_prev)
                 noised = scheduler.add_noise(template, noise.normal(pairs, *template_key, shape), level)
                 x = x * (1.0 - keep) + tf.where(t_prev > 0, noised, template) * keep
             return x, state
@@ -179,11 +194,11 @@ class LatentSampler(SamplingDefaults):
         def body(index, x, state, records):
             t = timesteps[index]
             t_prev = tf.where(index + 1 < num_iterations, timesteps[tf.minimum(index + 1, num_iterations - 1)], 0)
-            if template is not None and not template_at_current_step:
-                x, state = resampled(x, state, t, t_prev)  # one pass when resample is 1: the plain step
+            if resampling:
+                x, state = resampled(x, state, t, t_prev)
             else:
-                level = t if template_at_current_step else t_prev
-                x, state = step_and_paste(x, state, t, t_prev, (noise.STEP, t), (noise.TEMPLATE_STEP, level))
+                x, state = step_and_paste(x, state, t, t_prev, (noise.STEP, t),
+                                          (noise.TEMPLATE_STEP, paste_level(t, t_prev)))
             if num_intermediates:
                 slot = (index * num_intermediates) // num_iterations
                 records = tf.tensor_scatter_nd_update(records, [[slot]], x[None])
@@ -193,14 +208,17 @@ class LatentSampler(SamplingDefaults):
                                              (tf.convert_to_tensor(first, tf.int32), x, state, records))
         return x, state, records
 
-    def generate(self, pairs, scheduler, steps, template=None, keep_chunks=None, resample=1):
+    def generate(self, pairs, scheduler, steps, template=None, keep_chunks=None, resample=1, repeat_start=None):
         """The whole reverse process in one graph: seed pairs `[B, 2]`, a scheduler (object or `SchedulerSwitch`),
         steps (int32 scalar tensor) → scaled latents `[B, L, k]` float32. With `template` `[B, L, k]` and
         `keep_chunks` `[B, L]` (true = keep): infilling, the kept chunks equal to the template, `resample` passes
-        per step (int32 scalar tensor; `run_span`)."""
+        per step (int32 scalar tensor; `run_span`), the gap started from the repeated kept bars when
+        `repeat_start` (float32 scalar tensor, None or 1: from noise) is below 1 (`repeat_start` module)."""
         timesteps = scheduler.timesteps(steps)
         keep = None if template is None else tf.cast(keep_chunks, tf.float32)[:, :, None]
-        x = self.start(pairs, scheduler, timesteps[0], template, keep)
+        if template is not None and repeat_start is not None:
+            timesteps = repeat.visited_timesteps(timesteps, repeat_start, self.num_diffusion_steps)
+        x = self.start(pairs, scheduler, timesteps[0], template, keep, repeat_start=repeat_start)
         x, _, _ = self.run_span(x, scheduler.initial_state(x), tf.zeros([1]), pairs, scheduler, timesteps, 0,
                                 tf.shape(timesteps)[0], template, keep, resample=resample)
         return x
@@ -215,19 +233,20 @@ class LatentSampler(SamplingDefaults):
 
     def infill(self, template, keep_chunks, seeds, scheduler=None, steps: int | None = None,
                eta=None, uniform_start: bool = False, template_at_current_step: bool = False,
-               num_intermediates: int = 0, progress=None, resample: int = 1):
+               num_intermediates: int = 0, progress=None, resample: int = 1, repeat_start: float = 1.0):
         """Algorithm 1: regenerates the chunks where `keep_chunks` (`[L]` or `[B, L]`, 1 = keep) is 0 of the scaled
         `template` `[B, L, k]`. uniform_start, template_at_current_step: the original code's start and paste
         (docs/deviations.md). resample: passes per step (1: the paper's replacement; more: `run_span`; DDPM and
-        DDIM only, and it multiplies the network calls). Other arguments and the result as `sample`; the kept
-        chunks equal the template."""
+        DDIM only, and it multiplies the network calls). repeat_start: in (0, 1]; below 1 the regenerated chunks
+        start from the kept chunks 16 bars before them (`repeat_start` module) and only the steps at or below
+        that level are run. Other arguments and the result as `sample`; the kept chunks equal the template."""
         template = np.asarray(template, np.float32)
         keep = np.broadcast_to(np.asarray(keep_chunks, np.float32), template.shape[:2])
         return self._generate(seeds, scheduler, steps, eta, template, keep, uniform_start,
-                              template_at_current_step, num_intermediates, progress, resample)
+                              template_at_current_step, num_intermediates, progress, resample, repeat_start)
 
     def _generate(self, seeds, name, steps, eta, template, keep, uniform_start, template_at_current_step,
-                  num_intermediates, progress, resample: int = 1):
+                  num_intermediates, progress, resample: int = 1, repeat_start: float = 1.0):
         if isinstance(name, schedulers.Scheduler):
             scheduler, identity = name, id(name)
         else:
@@ -236,11 +255,18 @@ class LatentSampler(SamplingDefaults):
         resample = check_resample(resample, scheduler)
         if resample > 1 and template_at_current_step:
             raise ValueError(f"resample {resample}: not with the original's paste at level t")
+        repeat_start = repeat.check_repeat_start(repeat_start)
+        if repeat_start < 1 and uniform_start:
+            raise ValueError(f"repeat_start {repeat_start}: not with the original's uniform start")
         steps = self.check_steps(scheduler.default_steps(self.sampling.ddim_steps) if steps is None else steps)
         pairs = noise.seed_pairs(np.asarray(seeds, np.int64))
         timesteps = scheduler.timesteps(steps)
+        if template is not None and repeat_start < 1:
+            timesteps = repeat.visited_timesteps(timesteps, repeat_start, self.num_diffusion_steps)
+            steps = int(timesteps.shape[0])
         start, span = self._functions(scheduler, identity, template is not None, bool(uniform_start),
-                                      bool(template_at_current_step), int(num_intermediates), resample)
+                                      bool(template_at_current_step), int(num_intermediates), resample,
+                                      repeat_start)
         extra = () if template is None else (tf.constant(template), tf.constant(keep[:, :, None]))
         x = start(pairs, timesteps, *extra)
         state = scheduler.initial_state(x)
@@ -259,15 +285,17 @@ class LatentSampler(SamplingDefaults):
         return (x, records.numpy()) if num_intermediates else x
 
     def _functions(self, scheduler, identity, infilling, uniform_start, template_at_current_step, num_intermediates,
-                   resample):
+                   resample, repeat_start):
         """The compiled (start, span) pair of one setting (traced once per batch size). `identity` names the
         scheduler's settings ((name, eta), or the id of a `Scheduler` object the caller passed), so that the
         functions compiled for them serve every later call with the same settings."""
-        key = (identity, infilling, uniform_start, template_at_current_step, num_intermediates, resample)
+        key = (identity, infilling, uniform_start, template_at_current_step, num_intermediates, resample,
+               repeat_start)
         if key not in self._compiled:
+            sketching = repeat_start if repeat_start < 1 else None  # s = 1: the start from noise, unchanged
 
             def start(pairs, timesteps, template=None, keep=None):
-                return self.start(pairs, scheduler, timesteps[0], template, keep, uniform_start)
+                return self.start(pairs, scheduler, timesteps[0], template, keep, uniform_start, sketching)
 
             def span(x, state, records, pairs, timesteps, first, last, template=None, keep=None):
                 return self.run_span(x, state, records, pairs, scheduler, timesteps, first, last, template, keep,

@@ -141,18 +141,18 @@ def ordered_rows(names) -> list[str]:
 
 
 def sweep_row(diffusion, codec, scheduler: str, num_steps: int, seed: int, num_samples: int | None = None,
-              test: RowLatents | None = None, resample: int = 1) -> RowLatents:
+              test: RowLatents | None = None, resample: int = 1, repeat_start: float = 1.0) -> RowLatents:
     """A row of `scheduler` (not DDPM) with `num_steps` steps: unconditional samples (`num_samples`, the `ddim`
     row's seeds), or with `test` the infilling of the test windows (the `ddim` infilling row's seeds; the test
-    windows' refill seeds, so that kept chunks decode to the test's notes; `resample` passes per step). DDIM's
-    eta: the model's."""
+    windows' refill seeds, so that kept chunks decode to the test's notes; `resample` passes per step,
+    `repeat_start` the gap's start, `LatentSampler.infill`). DDIM's eta: the model's."""
     sampler = diffusion.sampler
     if test is None:
         seeds = row_seeds(seed, "ddim", num_samples)
         return from_scaled(codec, sampler.sample(seeds, scheduler, int(num_steps)), seeds)
     seeds = row_seeds(seed, "ddim", len(test.scaled), offset=INFILL_SEED_OFFSET)
     latents = sampler.infill(test.scaled, infill_mask(test.scaled.shape[1]), seeds, scheduler, int(num_steps),
-                             resample=resample)
+                             resample=resample, repeat_start=repeat_start)
     return from_scaled(codec, latents, test.seeds)
 
 
@@ -167,23 +167,30 @@ def sweep_rows(diffusion, codec, setting: str, num_samples: int, seed: int, swee
 
 
 def infill_rows(diffusion, codec, test: RowLatents, seed: int, ddim_steps: int, num_intermediates: int,
-                original_infill: bool = False, resample: int = 1) -> dict:
+                original_infill: bool = False, resample: int = 1, repeat_start: float = 1.0) -> dict:
     """Infilling `ddpm` (Algorithm 1, all N steps) and `ddim` rows on the test windows. The generated scaled
     latents get the test windows' refill seeds, so kept chunks equal the test's exactly.
 
     `original_infill`: the `ddpm` row starts from U[0, 1) and pastes the template noised to level t, as the
     released code (`LatentSampler.infill(uniform_start=True, template_at_current_step=True)`). `resample`: passes
-    per step of both rows (`LatentSampler.infill`; 1 = the paper's replacement)."""
+    per step of both rows (`LatentSampler.infill`; 1 = the paper's replacement); `repeat_start`: where both rows
+    start the gap (1 = from noise; less: from the kept chunks 16 bars before, `LatentSampler.infill`)."""
+    from symdiff_tf.diffusion.repeat_start import visited_timesteps
+
     sampler = diffusion.sampler
     count = len(test.scaled)
     seeds = row_seeds(seed, "ddpm", count, offset=INFILL_SEED_OFFSET)
+    num_steps = sampler.num_diffusion_steps
+    visited = int(visited_timesteps(sampler.scheduler("ddpm").timesteps(num_steps), repeat_start,
+                                    num_steps).shape[0])  # the iterations the curve's states are taken over
     x0, states, steps = _with_states(
-        sampler.infill(test.scaled, infill_mask(test.scaled.shape[1]), seeds, "ddpm", sampler.num_diffusion_steps,
+        sampler.infill(test.scaled, infill_mask(test.scaled.shape[1]), seeds, "ddpm", num_steps,
                        uniform_start=original_infill, template_at_current_step=original_infill,
-                       num_intermediates=num_intermediates, resample=resample),
-        num_intermediates, sampler.num_diffusion_steps)
+                       num_intermediates=num_intermediates, resample=resample, repeat_start=repeat_start),
+        num_intermediates, visited)
     rows = {"ddpm": from_scaled(codec, x0, test.seeds, states, steps)}
-    rows["ddim"] = sweep_row(diffusion, codec, "ddim", ddim_steps, seed, test=test, resample=resample)
+    rows["ddim"] = sweep_row(diffusion, codec, "ddim", ddim_steps, seed, test=test, resample=resample,
+                             repeat_start=repeat_start)
     return rows
 
 

@@ -28,7 +28,8 @@ class EvaluationSettings:
     (Figure 2). midi_examples: MIDI files written per row and setting. original_infill: the `ddpm` infilling row
     as the released code ran it (U[0, 1) start, template pasted at level t; default False: N(0, I) start, level
     t − 1, docs/deviations.md). infill_resample: passes per reverse step of the `ddpm` and `ddim` infilling rows
-    (1: the paper's replacement; more: RePaint's resampling, `LatentSampler.infill`).
+    (1: the paper's replacement; more: RePaint's resampling, `LatentSampler.infill`). infill_repeat_start: where
+    those rows start the gap (1: from noise, the paper's; less: from the kept chunks 16 bars before).
     sweep: further (scheduler, step count) pairs, each a row `SCHEDULER-K` in both settings (same seeds as
     `ddim`), e.g. (("ddim", 10), ("dpm-solver++", 20)).
     scoring: how rows are scored; extra_scorings: further scorings of the same decoded rows (other OA formulas),
@@ -48,6 +49,7 @@ class EvaluationSettings:
     precision: str = "none"
     original_infill: bool = False
     infill_resample: int = 1
+    infill_repeat_start: float = 1.0
     sweep: tuple = ()
     scoring: tables.ScoringOptions = dataclasses.field(default_factory=tables.ScoringOptions)
     extra_scorings: tuple = ()
@@ -148,7 +150,8 @@ def _generate_rows(inputs: EvaluationInputs, settings: EvaluationSettings, setti
         else:
             rows.update(generate.infill_rows(inputs.diffusion, codec, test, seed, ddim_steps, settings.curve_points,
                                              original_infill=settings.original_infill,
-                                             resample=settings.infill_resample))
+                                             resample=settings.infill_resample,
+                                             repeat_start=settings.infill_repeat_start))
         sweep = [pair for pair in settings.sweep if pair != ("ddim", ddim_steps)]  # the `ddim` row has that one
         if sweep:
             stages.begin(f"{setting}: generate " + ", ".join(generate.sweep_row_name(*pair) for pair in sweep))
@@ -315,7 +318,7 @@ def evaluate(inputs: EvaluationInputs, settings: EvaluationSettings, out_dir, pr
             "precision": settings.precision,
             "ground_truth": "train row (N windows drawn from the train split, decoded the same way)",
             "infill_gap_chunks": list(generate.infill_gap(num_chunks)), "original_infill": settings.original_infill,
-            "infill_resample": settings.infill_resample,
+            "infill_resample": settings.infill_resample, "infill_repeat_start": settings.infill_repeat_start,
             "curve_points": settings.curve_points if with_curves else 0,
             "curve_windows": min(n, settings.curve_windows or n) if with_curves else 0,
             "train_windows_available": int(len(inputs.train_windows)),

@@ -7,7 +7,9 @@ Signatures (docs/serving.md):
   0 for the others), temperature float32 `[]`;
 - `infill`: tokens int32 `[B, 32, 32]`, mask bool `[B, 64]` (true = keep the bar), then as `sample`, then
   resample int32 `[]` (passes per step, 1..`MAX_RESAMPLE`: 1 is the paper's replacement, more is RePaint's
-  resampling, ddpm and ddim only); the kept bars come back token for token (pasted inside the graph);
+  resampling, ddpm and ddim only), repeat_start float32 `[]` (in (0, 1]: 1 starts the regenerated bars from noise,
+  less from the kept bars 16 before them, `symdiff_tf.diffusion.repeat_start`); the kept bars come back token for
+  token (pasted inside the graph);
 - `encode`: tokens → mu, sigma float32 `[B, 32, z_size]`;
 - `decode`: latents float32 `[B, 32, k]` (scaled, as the diffusion model makes them), temperature; the refill
   and Gumbel noise of seed 0, so `decode` of a melody's latents is `sample` with seed 0.
@@ -72,7 +74,8 @@ def provenance(pipeline: Pipeline, defaults: GenerationOptions, vae_path=None) -
         "sampler": {"num_diffusion_steps": pipeline.num_steps, "ddpm_form": sampling.ddpm_form,
                     "schedulers": list(schedulers.NAMES), "default_scheduler": defaults.scheduler,
                     "default_steps": defaults.steps, "default_eta": defaults.eta,
-                    "default_infill_resample": defaults.resample},
+                    "default_infill_resample": defaults.resample,
+                    "default_infill_repeat_start": defaults.repeat_start},
         "signatures": list(SIGNATURES),
         "packages": _package_versions(),
     }
@@ -144,9 +147,10 @@ class Bundle(tf.Module):
                           tf.constant(defaults.eta, tf.float32), tf.constant(defaults.temperature, tf.float32))
 
         @tf.function(input_signature=[unknown(tf.int32, "tokens"), unknown(tf.bool, "mask"),
-                                      unknown(tf.int32, "seeds"), *option_specs, unknown(tf.int32, "resample")],
+                                      unknown(tf.int32, "seeds"), *option_specs, unknown(tf.int32, "resample"),
+                                      unknown(tf.float32, "repeat_start")],
                      autograph=False)
-        def infill(tokens, mask, seeds, scheduler, steps, eta, temperature, resample):
+        def infill(tokens, mask, seeds, scheduler, steps, eta, temperature, resample, repeat_start):
             tokens = checked_tokens(tokens)
             batch = tf.shape(tokens)[0]
             mask = checks.has_shape(mask, "mask", [None, bars], f"bool [batch, {bars}], true = keep the bar")
@@ -157,7 +161,11 @@ class Bundle(tf.Module):
             most = tf.where(tf.gather(resamplers, index), MAX_RESAMPLE, 1)
             resample = checks.in_range(resample, "resample", 1, most, f"1..{MAX_RESAMPLE} passes per step, more "
                                        f"than 1 only with {resampling_names}")
-            return outputs(pipeline.infill_graph(tokens, mask, seeds, index, steps, eta, temperature, resample))
+            repeat_start = checks.has_shape(repeat_start, "repeat_start", [], "a float32 scalar")
+            repeat_start = checks.in_range(repeat_start, "repeat_start", 1e-6, 1.0,
+                                           "a number in (0, 1] (1 = the regenerated bars from noise)")
+            return outputs(pipeline.infill_graph(tokens, mask, seeds, index, steps, eta, temperature, resample,
+                                                 repeat_start))
 
         @tf.function(input_signature=[unknown(tf.int32, "tokens")], autograph=False)
         def encode(tokens):

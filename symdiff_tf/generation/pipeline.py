@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from symdiff_tf.diffusion import schedulers
+from symdiff_tf.diffusion.repeat_start import check_repeat_start
 from symdiff_tf.diffusion.reverse import check_resample
 from symdiff_tf.models_common import noise
 from symdiff_tf.generation.codec import LatentCodec
@@ -96,13 +97,15 @@ class Melodies:
 class GenerationOptions:
     """How to generate: scheduler (a name of `schedulers.NAMES`), steps (1..N), eta (DDIM's stochasticity; 0 for
     the others), temperature (the decoder's, ≥ 0, 0 = greedy), resample (passes per step when infilling, 1 = the
-    paper's replacement; `LatentSampler.run_span`). Made by `Pipeline.options`, which checks them."""
+    paper's replacement; `LatentSampler.run_span`), repeat_start (in (0, 1]: where infilling starts the gap, 1 =
+    from noise; `symdiff_tf.diffusion.repeat_start`). Made by `Pipeline.options`, which checks them."""
 
     scheduler: str
     steps: int
     eta: float
     temperature: float
     resample: int = 1
+    repeat_start: float = 1.0
 
     @property
     def scheduler_eta(self):
@@ -112,16 +115,18 @@ class GenerationOptions:
     def describe(self, infilling: bool = False) -> str:
         eta = f", eta {self.eta:g}" if self.scheduler_eta is not None else ""
         passes = f", {self.resample} passes per step" if infilling and self.resample > 1 else ""
+        if infilling and self.repeat_start < 1:
+            passes += f", the gap started from the bars 16 before at level {self.repeat_start:g}"
         return f"{self.scheduler}, {self.steps} steps{eta}{passes}, temperature {self.temperature:g}"
 
 
 def resolve_options(defaults, scheduler=None, steps=None, eta=None, temperature=0.0,
-                    resample=None) -> GenerationOptions:
+                    resample=None, repeat_start=None) -> GenerationOptions:
     """`GenerationOptions` for a model's `SamplingDefaults` (its `LatentSampler`, or a bundle's), None meaning its
     default: scheduler the model's `sampling.method`; steps that scheduler's default (`default_steps`); eta the
     model's `sampling.ddim_eta` for DDIM (an eta given to another scheduler is an error); resample the model's
-    `sampling.infill_resample` for a scheduler that can take a step again, else 1. ValueError naming the
-    option."""
+    `sampling.infill_resample` for a scheduler that can take a step again, else 1; repeat_start the model's
+    `sampling.infill_repeat_start`. ValueError naming the option."""
     name = schedulers.check_name(scheduler, "--scheduler") if scheduler is not None else defaults.default_scheduler
     uses_eta = schedulers.SCHEDULERS[name].uses_eta
     if eta is not None and not uses_eta:
@@ -137,11 +142,10 @@ def resolve_options(defaults, scheduler=None, steps=None, eta=None, temperature=
     scheduler_class = schedulers.SCHEDULERS[name]
     if resample is None:
         resample = defaults.sampling.infill_resample if scheduler_class.can_resample else 1
-    try:
-        resample = check_resample(resample, scheduler_class)
-    except ValueError as err:
-        raise ValueError(f"--resample: {err}") from None
-    return GenerationOptions(name, steps, eta, temperature, resample)
+    resample = check_resample(resample, scheduler_class, "--resample")
+    repeat_start = check_repeat_start(defaults.sampling.infill_repeat_start if repeat_start is None
+                                      else repeat_start, "--repeat-start")
+    return GenerationOptions(name, steps, eta, temperature, resample, repeat_start)
 
 
 class Pipeline:
@@ -161,9 +165,10 @@ class Pipeline:
         self.chunks, self.latent_dim = self.sampler.window_shape
         self._compiled = {}
 
-    def options(self, scheduler=None, steps=None, eta=None, temperature=0.0, resample=None) -> GenerationOptions:
+    def options(self, scheduler=None, steps=None, eta=None, temperature=0.0, resample=None,
+                repeat_start=None) -> GenerationOptions:
         """Checked options, None meaning the model's default (`resolve_options`)."""
-        return resolve_options(self.sampler, scheduler, steps, eta, temperature, resample)
+        return resolve_options(self.sampler, scheduler, steps, eta, temperature, resample, repeat_start)
 
     def describe(self) -> str:
         """What generates: the model's source (a run directory or a bundle folder)."""
@@ -187,13 +192,16 @@ class Pipeline:
         scaled = self.sampler.generate(pairs, self.sampler.switch(scheduler_index, eta), steps)
         return self._melodies(scaled, pairs, temperature)
 
-    def infill_graph(self, tokens, real_bars, seeds, scheduler_index, steps, eta, temperature, resample):
+    def infill_graph(self, tokens, real_bars, seeds, scheduler_index, steps, eta, temperature, resample,
+                     repeat_start):
         """tokens int `[B, 32, 32]`, real_bars bool `[B, 64]` (True = keep the bar), resample int32 (passes per
-        step), the rest as `sample_graph` → dict of `_melodies`. Chunks with both bars kept are the diffusion
-        template; every kept bar is pasted back into the decoded tokens."""
+        step), repeat_start float32 (in (0, 1], 1 = the gap from noise), the rest as `sample_graph` → dict of
+        `_melodies`. Chunks with both bars kept are the diffusion template; every kept bar is pasted back into
+        the decoded tokens."""
         pairs = noise.seed_pairs(seeds)
         scaled = self.sampler.generate(pairs, self.sampler.switch(scheduler_index, eta), steps,
-                                       self.codec.template(tokens), chunks_of_bars(real_bars), resample)
+                                       self.codec.template(tokens), chunks_of_bars(real_bars), resample,
+                                       repeat_start)
         return self._melodies(scaled, pairs, temperature, tokens, real_bars)
 
     def decode_graph(self, latents, temperature, seeds):
@@ -240,7 +248,7 @@ class Pipeline:
     def _specs(self, *names):
         chunks, k = self.chunks, self.latent_dim
         scalar = {"scheduler_index": tf.int32, "steps": tf.int32, "eta": tf.float32, "temperature": tf.float32,
-                  "resample": tf.int32}
+                  "resample": tf.int32, "repeat_start": tf.float32}
         specs = {name: tf.TensorSpec([], dtype) for name, dtype in scalar.items()}
         specs.update({"seeds": tf.TensorSpec([None], tf.int32),
                       "tokens": tf.TensorSpec([None, chunks, STEPS_PER_CHUNK], tf.int32),
@@ -279,8 +287,9 @@ class Pipeline:
         outputs = self._batched(
             "infill", self.infill_graph,
             self._specs("tokens", "real_bars", "seeds", "scheduler_index", "steps", "eta", "temperature",
-                        "resample"),
-            [tokens.astype(np.int32), real_bars, seeds, *self._option_arrays(options), np.int32(options.resample)],
+                        "resample", "repeat_start"),
+            [tokens.astype(np.int32), real_bars, seeds, *self._option_arrays(options), np.int32(options.resample),
+             np.float32(options.repeat_start)],
             progress)
         return self._result(outputs, real_bars)
 

@@ -72,6 +72,9 @@ def register(subparsers):
     parser.add_argument("--infill-resample", type=int, default=1, metavar="U",
                         help="passes per reverse step of the ddpm and ddim infilling rows (default 1, the paper's "
                              "replacement; more: RePaint's resampling, U times the network calls)")
+    parser.add_argument("--infill-repeat-start", type=float, default=1.0, metavar="S",
+                        help="where the ddpm and ddim infilling rows start the gap (default 1: from noise, the "
+                             "paper's; less: from the kept chunks 16 bars before, noised to level S)")
     parser.add_argument("--flatten", choices=("chunk", "sequence"), default="chunk",
                         help="FD/MMD samples: each 2-bar latent (default) or each whole window")
     parser.add_argument("--decode-batch", type=int, default=32, help="windows per VAE decoder call (default 32)")
@@ -241,12 +244,16 @@ def sweep_of(args) -> tuple:
 def run(args) -> int:
     import dataclasses
 
+    from symdiff_tf.diffusion.repeat_start import check_repeat_start
     from symdiff_tf.evaluation.pipeline import EvaluationInputs, EvaluationSettings, evaluate
     from symdiff_tf.evaluation.tables import ScoringOptions, terminal_table
 
     sweep = sweep_of(args)
     if args.infill_resample < 1:
         raise ValueError(f"--infill-resample {args.infill_resample}: expected at least 1 pass per step")
+    check_repeat_start(args.infill_repeat_start, "--infill-repeat-start")
+    if args.infill_repeat_start < 1 and args.original_infill:
+        raise ValueError("--infill-repeat-start with --original-infill: the released code starts from U[0, 1)")
     diffusion, vae, mdn = load_models(args)
     if args.data.startswith("tfds:"):
         from symdiff_tf.data.tfds_spec import recorded_vae_hash
@@ -265,7 +272,8 @@ def run(args) -> int:
         curve_points=args.curve_points, curve_windows=args.curve_windows, fill=args.fill,
         decode_batch=args.decode_batch, pianorolls=args.pianorolls,
         precision=args.precision, original_infill=args.original_infill,
-        infill_resample=args.infill_resample, sweep=sweep, scoring=scorings[0],
+        infill_resample=args.infill_resample, infill_repeat_start=args.infill_repeat_start, sweep=sweep,
+        scoring=scorings[0],
         extra_scorings=tuple(scorings[1:]))
     result = evaluate(inputs, settings, args.out, progress=not args.no_progress)
     out = pathlib.Path(args.out)

@@ -116,12 +116,15 @@ class BundleModel:
         if "scheduler" not in self.bundle.signatures["sample"].structured_input_signature[1]:
             raise ValueError(f"--model {self.folder}: a bundle of an older symdiff (no scheduler input); export it "
                              "again with `symdiff export`")
-        self.takes_resample = "resample" in self.bundle.signatures["infill"].structured_input_signature[1]
+        infill_inputs = self.bundle.signatures["infill"].structured_input_signature[1]
+        self.takes_resample = "resample" in infill_inputs
+        self.takes_repeat_start = "repeat_start" in infill_inputs
 
     def describe(self) -> str:
         return str(self.folder)
 
-    def options(self, scheduler=None, steps=None, eta=None, temperature=0.0, resample=None):
+    def options(self, scheduler=None, steps=None, eta=None, temperature=0.0, resample=None, repeat_start=None):
+        from symdiff_tf.diffusion.repeat_start import check_repeat_start
         from symdiff_tf.generation.pipeline import resolve_options
 
         if not self.takes_resample:  # a bundle exported before RePaint's passes: the paper's replacement only
@@ -129,7 +132,13 @@ class BundleModel:
                 raise ValueError(f"--resample {resample}: the bundle {self.folder} infills with one pass per step "
                                  "(exported before resampling); export it again with `symdiff export`")
             resample = 1
-        return resolve_options(self.defaults, scheduler, steps, eta, temperature, resample)
+        if not self.takes_repeat_start:  # exported before the repeat start: the gap from noise only
+            if repeat_start is not None and check_repeat_start(repeat_start, "--repeat-start") < 1:
+                raise ValueError(f"--repeat-start {repeat_start}: the bundle {self.folder} starts the regenerated "
+                                 "bars from noise (exported before the repeat start); export it again with "
+                                 "`symdiff export`")
+            repeat_start = 1.0
+        return resolve_options(self.defaults, scheduler, steps, eta, temperature, resample, repeat_start)
 
     def _call(self, signature: str, progress: str | None, batched: dict, fixed: dict, real_bars=None):
         """Runs `signature` over `batched` inputs in batches of `BUNDLE_BATCH`; a check that fails inside the
@@ -170,6 +179,8 @@ class BundleModel:
         fixed = self._fixed(options)
         if self.takes_resample:
             fixed["resample"] = tf.constant(options.resample, tf.int32)
+        if self.takes_repeat_start:
+            fixed["repeat_start"] = tf.constant(options.repeat_start, tf.float32)
         return self._call("infill", progress, {"tokens": np.asarray(tokens, np.int32), "mask": keep_bars,
                                                 "seeds": seeds}, fixed, keep_bars)
 
@@ -225,10 +236,11 @@ def options_from_args(args, model):
     from symdiff_tf.generation.pipeline import resolve_options
 
     temperature = 0.0 if args.temperature is None else args.temperature
-    resample = getattr(args, "resample", None)  # only the infilling commands have --resample
+    resample = getattr(args, "resample", None)  # only the infilling commands have --resample, --repeat-start
+    repeat_start = getattr(args, "repeat_start", None)
     if hasattr(model, "options"):
-        return model.options(args.scheduler, args.steps, args.eta, temperature, resample)
-    return resolve_options(model, args.scheduler, args.steps, args.eta, temperature, resample)
+        return model.options(args.scheduler, args.steps, args.eta, temperature, resample, repeat_start)
+    return resolve_options(model, args.scheduler, args.steps, args.eta, temperature, resample, repeat_start)
 
 
 @contextlib.contextmanager
@@ -241,7 +253,12 @@ def step_progress(args, label: str, total_steps: int):
     import tqdm
 
     with tqdm.tqdm(total=total_steps, desc=label, unit="step") as bar:
-        yield lambda done, _total: bar.update(done - bar.n)
+
+        def progress(done, total):
+            bar.total = total  # fewer than total_steps when the repeat start skips the first ones
+            bar.update(done - bar.n)
+
+        yield progress
 
 
 def melodies_from_outputs(values: dict, real_bars=None):

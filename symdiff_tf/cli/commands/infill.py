@@ -65,6 +65,11 @@ def register(subparsers):
                              "the shipped model: 4): each step is taken again from its result noised back, so the "
                              "new bars settle beside the kept ones (RePaint); 1 = the paper's replacement, "
                              "U times faster")
+    parser.add_argument("--repeat-start", type=float, default=None, metavar="S",
+                        help="in (0, 1]: the regenerated bars start as the kept bars 16 before them (after them "
+                             "when none is before), noised to level S of the schedule, and only those steps run: "
+                             "smaller S keeps more of the repeat (default: the model's sampling."
+                             "infill_repeat_start; 1 = from noise, the paper's)")
     parser.add_argument("--out", required=True,
                         help="output folder of MIDI and PNG files; with --template, an .npy of scaled latents")
     parser.add_argument("--template", default=None, help="research path: .npy of scaled latents [B, 32, k] or [32, k]")
@@ -170,6 +175,8 @@ def _run_template(args) -> int:
     options = options_from_args(args, sampler)
     if args.template_at_current_step and args.resample is None:
         options = dataclasses.replace(options, resample=1)  # the original's paste: its one pass per step
+    if args.original_start and args.repeat_start is None:
+        options = dataclasses.replace(options, repeat_start=1.0)  # the original's start: from noise
     check_intermediates(args.intermediates, options.steps)
     seeds = seeds_of(args.seed, len(template))
     with step_progress(args, f"infill ({options.scheduler})", options.steps) as progress:
@@ -177,6 +184,6 @@ def _run_template(args) -> int:
                                 uniform_start=args.original_start,
                                 template_at_current_step=args.template_at_current_step,
                                 num_intermediates=args.intermediates, progress=progress,
-                                resample=options.resample)
+                                resample=options.resample, repeat_start=options.repeat_start)
     write_latents(result, out, args.intermediates)
     return 0
