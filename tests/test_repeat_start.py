@@ -20,6 +20,10 @@ def test_each_regenerated_chunk_starts_from_the_nearest_kept_chunk_whole_periods
     assert found[1, :8].all() and not found[1, 8:].any()
     assert not found[2].any() and (sources[2] == np.arange(32)).all()  # the whole window regenerated: from noise
     assert sources[3, 24] == 16 and sources[3, 8] == 0 and not found[3, 4]  # 16 nearer than 0; 4 has none
+    silent = np.ones((4, 32), bool)
+    silent[0, 0:2] = False  # an intro without notes: the chunks 16 or 32 bars after it start from the end
+    sources, found = (np.asarray(a) for a in repeat_sources(keep, repeatable=silent))
+    assert list(sources[0, [8, 9, 10, 16]]) == [24, 25, 2, 24] and found[0, 8:24].all()
 
 
 def test_a_start_at_one_is_the_start_from_noise_step_for_step():

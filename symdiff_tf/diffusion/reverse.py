@@ -121,11 +121,12 @@ class LatentSampler(SamplingDefaults):
         return tf.cast(self.model([x, level], training=False), tf.float32)
 
     def start(self, pairs, scheduler, first_step, template=None, keep=None, uniform_start: bool = False,
-              repeat_start=None):
+              repeat_start=None, repeatable=None):
         """x at `first_step` `[B, L, k]`: N(0, I) per melody; when infilling, the kept chunks (`keep` `[B, L, 1]`
         float, 1 = keep) are the template noised to that level. `uniform_start`: U[0, 1) start and the template
         itself, as the original code did. `repeat_start` (float32 scalar, None: 1) below 1: the other chunks
-        start as `repeat_start.repeat_sketch` noised to that level, with the same noise."""
+        start as `repeat_start.repeat_sketch` (from the `repeatable` chunks, bool `[B, L]`, default the kept ones)
+        noised to that level, with the same noise."""
         shape = self.window_shape
         if uniform_start:
             return noise.uniform(pairs, noise.START, 0, shape) * (1.0 - keep) + template * keep
@@ -134,7 +135,7 @@ class LatentSampler(SamplingDefaults):
             return x
         if repeat_start is not None:
             kept = tf.reshape(keep[:, :, 0] > 0.5, [-1, shape[0]])  # the window's length known to the graph
-            sketch, found = repeat.repeat_sketch(template, kept)
+            sketch, found = repeat.repeat_sketch(template, kept, repeatable)
             from_sketch = found & (tf.convert_to_tensor(repeat_start, tf.float32) < 1.0)
             x = tf.where(from_sketch[:, :, None], scheduler.add_noise(sketch, x, first_step), x)
         known = scheduler.add_noise(template, noise.normal(pairs, noise.TEMPLATE, first_step, shape), first_step)
@@ -208,17 +209,20 @@ class LatentSampler(SamplingDefaults):
                                              (tf.convert_to_tensor(first, tf.int32), x, state, records))
         return x, state, records
 
-    def generate(self, pairs, scheduler, steps, template=None, keep_chunks=None, resample=1, repeat_start=None):
+    def generate(self, pairs, scheduler, steps, template=None, keep_chunks=None, resample=1, repeat_start=None,
+                 repeatable_chunks=None):
         """The whole reverse process in one graph: seed pairs `[B, 2]`, a scheduler (object or `SchedulerSwitch`),
         steps (int32 scalar tensor) → scaled latents `[B, L, k]` float32. With `template` `[B, L, k]` and
         `keep_chunks` `[B, L]` (true = keep): infilling, the kept chunks equal to the template, `resample` passes
         per step (int32 scalar tensor; `run_span`), the gap started from the repeated kept bars when
-        `repeat_start` (float32 scalar tensor, None or 1: from noise) is below 1 (`repeat_start` module)."""
+        `repeat_start` (float32 scalar tensor, None or 1: from noise) is below 1 (`repeat_start` module), from
+        the `repeatable_chunks` (bool `[B, L]`; None: every kept chunk)."""
         timesteps = scheduler.timesteps(steps)
         keep = None if template is None else tf.cast(keep_chunks, tf.float32)[:, :, None]
         if template is not None and repeat_start is not None:
             timesteps = repeat.visited_timesteps(timesteps, repeat_start, self.num_diffusion_steps)
-        x = self.start(pairs, scheduler, timesteps[0], template, keep, repeat_start=repeat_start)
+        x = self.start(pairs, scheduler, timesteps[0], template, keep, repeat_start=repeat_start,
+                       repeatable=repeatable_chunks)
         x, _, _ = self.run_span(x, scheduler.initial_state(x), tf.zeros([1]), pairs, scheduler, timesteps, 0,
                                 tf.shape(timesteps)[0], template, keep, resample=resample)
         return x

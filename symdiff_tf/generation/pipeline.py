@@ -26,7 +26,7 @@ from symdiff_tf.models_common import noise
 from symdiff_tf.generation.codec import LatentCodec
 from symdiff_tf.generation.tokens import chunks_of_bars, joined_tokens
 from symdiff_tf.musicvae.identity import check_vae
-from symdiff_tf.melody.chunks import NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_CHUNK
+from symdiff_tf.melody.chunks import CLASS_FIRST_PITCH, NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_CHUNK
 from symdiff_tf.melody.pianoroll import BARS_PER_CHUNK, save_pianoroll, save_pianoroll_grid
 from symdiff_tf.melody.render import notes_to_tokens, tokens_to_midi, tokens_to_notes
 
@@ -195,13 +195,15 @@ class Pipeline:
     def infill_graph(self, tokens, real_bars, seeds, scheduler_index, steps, eta, temperature, resample,
                      repeat_start):
         """tokens int `[B, 32, 32]`, real_bars bool `[B, 64]` (True = keep the bar), resample int32 (passes per
-        step), repeat_start float32 (in (0, 1], 1 = the gap from noise), the rest as `sample_graph` → dict of
-        `_melodies`. Chunks with both bars kept are the diffusion template; every kept bar is pasted back into
-        the decoded tokens."""
+        step), repeat_start float32 (in (0, 1], 1 = the gap from noise; it starts from kept chunks with notes),
+        the rest as `sample_graph` → dict of `_melodies`. Chunks with both bars kept are the diffusion template;
+        every kept bar is pasted back into the decoded tokens."""
         pairs = noise.seed_pairs(seeds)
+        keep_chunks = chunks_of_bars(real_bars)
+        sounding = tf.reduce_any(tf.cast(tokens, tf.int32) >= CLASS_FIRST_PITCH, axis=-1)  # [B, 32]
         scaled = self.sampler.generate(pairs, self.sampler.switch(scheduler_index, eta), steps,
-                                       self.codec.template(tokens), chunks_of_bars(real_bars), resample,
-                                       repeat_start)
+                                       self.codec.template(tokens), keep_chunks, resample, repeat_start,
+                                       keep_chunks & sounding)
         return self._melodies(scaled, pairs, temperature, tokens, real_bars)
 
     def decode_graph(self, latents, temperature, seeds):
