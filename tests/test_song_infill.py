@@ -152,10 +152,16 @@ def test_resample_and_repeat_start_are_checked_against_the_scheduler_and_the_bun
         assert message in err and len(err.splitlines()) == 1, err
 
 
-def test_the_shipped_model_infills_with_its_passes_per_step(pop909_dir, tmp_path, capsys):
+def test_the_shipped_model_infills_with_its_passes_per_step_and_its_repeat_start(pop909_dir, tmp_path, capsys):
     model = BundleModel(None)
     assert model.takes_resample and model.options().resample == model.defaults.sampling.infill_resample > 1
-    once, twice = (infill(pop909_dir / "032.mid", "12-20", tmp_path / f"r{passes}", "--resample", str(passes))
-                   for passes in (1, 2))
+    assert model.takes_repeat_start
+    assert model.options().repeat_start == model.defaults.sampling.infill_repeat_start < 1
+    once, twice = (infill(pop909_dir / "032.mid", "12-20", tmp_path / f"r{passes}", "--resample", str(passes),
+                          "--repeat-start", "1") for passes in (1, 2))
     assert "2 passes per step" in capsys.readouterr().out
     assert melody_notes(once) != melody_notes(twice)
+    # ddim-5 from level 500: the steps 400 and 200, from the kept bars 16 after the new ones
+    repeated = infill(pop909_dir / "032.mid", "12-20", tmp_path / "s", "--resample", "1", "--repeat-start", "0.5")
+    assert "repeat start 0.5 (from the kept bars 16 away)" in capsys.readouterr().out
+    assert melody_notes(repeated) != melody_notes(once)

@@ -116,7 +116,7 @@ class GenerationOptions:
         eta = f", eta {self.eta:g}" if self.scheduler_eta is not None else ""
         passes = f", {self.resample} passes per step" if infilling and self.resample > 1 else ""
         if infilling and self.repeat_start < 1:
-            passes += f", the gap started from the bars 16 before at level {self.repeat_start:g}"
+            passes += f", repeat start {self.repeat_start:g} (from the kept bars 16 away)"
         return f"{self.scheduler}, {self.steps} steps{eta}{passes}, temperature {self.temperature:g}"
 
 
