@@ -44,8 +44,8 @@ def repeat_sources(keep_chunks, period: int = PERIOD_CHUNKS, repeatable=None):
         for times in range(1, (length - 1) // period + 1):
             candidate = chunks + direction * times * period
             inside = (candidate >= 0) & (candidate < length)
-            kept = tf.gather(repeatable, tf.clip_by_value(candidate, 0, length - 1), axis=1)
-            take = wanted & ~found & inside[None] & kept
+            usable = tf.gather(repeatable, tf.clip_by_value(candidate, 0, length - 1), axis=1)
+            take = wanted & ~found & inside[None] & usable
             sources = tf.where(take, tf.broadcast_to(candidate, tf.shape(sources)), sources)
             found = found | take
     return sources, found

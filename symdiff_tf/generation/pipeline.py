@@ -24,9 +24,9 @@ from symdiff_tf.diffusion.repeat_start import check_repeat_start
 from symdiff_tf.diffusion.reverse import check_resample
 from symdiff_tf.models_common import noise
 from symdiff_tf.generation.codec import LatentCodec
-from symdiff_tf.generation.tokens import chunks_of_bars, joined_tokens
+from symdiff_tf.generation.tokens import chunks_of_bars, joined_tokens, sounding_flags
 from symdiff_tf.musicvae.identity import check_vae
-from symdiff_tf.melody.chunks import CLASS_FIRST_PITCH, NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_CHUNK
+from symdiff_tf.melody.chunks import NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_CHUNK
 from symdiff_tf.melody.pianoroll import BARS_PER_CHUNK, save_pianoroll, save_pianoroll_grid
 from symdiff_tf.melody.render import notes_to_tokens, tokens_to_midi, tokens_to_notes
 
@@ -200,10 +200,9 @@ class Pipeline:
         every kept bar is pasted back into the decoded tokens."""
         pairs = noise.seed_pairs(seeds)
         keep_chunks = chunks_of_bars(real_bars)
-        sounding = tf.reduce_any(tf.cast(tokens, tf.int32) >= CLASS_FIRST_PITCH, axis=-1)  # [B, 32]
         scaled = self.sampler.generate(pairs, self.sampler.switch(scheduler_index, eta), steps,
                                        self.codec.template(tokens), keep_chunks, resample, repeat_start,
-                                       keep_chunks & sounding)
+                                       keep_chunks & sounding_flags(tokens))
         return self._melodies(scaled, pairs, temperature, tokens, real_bars)
 
     def decode_graph(self, latents, temperature, seeds):

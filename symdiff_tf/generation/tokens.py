@@ -15,6 +15,11 @@ from symdiff_tf.melody.chunks import (CLASS_FIRST_PITCH, CLASS_NO_EVENT, CLASS_N
 from symdiff_tf.melody.pianoroll import BARS_PER_CHUNK
 
 
+def sounding_flags(tokens):
+    """Tokens `[..., 32]` int → bool `[...]`: True for the chunks with at least one note onset."""
+    return tf.reduce_any(tf.convert_to_tensor(tokens) >= CLASS_FIRST_PITCH, axis=-1)
+
+
 def rest_flags(tokens):
     """`chunks.rest_chunks` as graph ops: tokens `[..., 32]` int → bool `[...]`, True for the chunks the model's
     training data holds as zero latents (no onset in the first bar, or the last note ends by step 16)."""
