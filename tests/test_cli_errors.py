@@ -158,3 +158,16 @@ def test_sample_artifact_with_a_broken_model(tiny_root, tmp_path):
     artifact = shutil.copytree(tiny_root / "ddpm" / "inference" / "step_2", tmp_path / "step_2")
     (artifact / "model.keras").write_bytes(b"not a keras archive")
     assert_user_error(run("sample", "--checkpoint", str(artifact), "--out", str(tmp_path / "x.npy")), "model.keras")
+
+
+def test_out_must_be_a_folder(tmp_path, pop909_dir):
+    """`--out` names a folder: a file's name or an existing file is refused, a dot inside a folder name is not."""
+    from symdiff_tf.cli.commands.generating import output_folder
+
+    assert output_folder(tmp_path / "repeat_s0.25") == tmp_path / "repeat_s0.25"
+    (tmp_path / "taken").write_text("x")
+    for out in ("song.mid", "melody.MIDI", "grid.png", str(tmp_path / "taken")):
+        with pytest.raises(ValueError, match=r"--out .*: expected a folder for the MIDI and PNG files"):
+            output_folder(out)
+    song = sorted(pop909_dir.glob("*.mid"))[0]
+    assert_user_error(run("infill", str(song), "--bars", "17-32", "--out", "new.mid"), "--out new.mid", "folder")

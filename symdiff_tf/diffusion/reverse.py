@@ -209,6 +209,15 @@ class LatentSampler(SamplingDefaults):
                                              (tf.convert_to_tensor(first, tf.int32), x, state, records))
         return x, state, records
 
+    def visited_timesteps(self, scheduler, steps, repeat_start=None):
+        """The timesteps `[K]` int32 the reverse process runs: the scheduler's `steps`, or with infilling's
+        `repeat_start` S below 1 only those at or below the start's level round(S·N) (`repeat_start` module).
+        None or 1: all of them."""
+        timesteps = scheduler.timesteps(steps)
+        if repeat_start is None:
+            return timesteps
+        return repeat.visited_timesteps(timesteps, repeat_start, self.num_diffusion_steps)
+
     def generate(self, pairs, scheduler, steps, template=None, keep_chunks=None, resample=1, repeat_start=None,
                  repeatable_chunks=None):
         """The whole reverse process in one graph: seed pairs `[B, 2]`, a scheduler (object or `SchedulerSwitch`),
@@ -217,10 +226,8 @@ class LatentSampler(SamplingDefaults):
         per step (int32 scalar tensor; `run_span`), the gap started from the repeated kept bars when
         `repeat_start` (float32 scalar tensor, None or 1: from noise) is below 1 (`repeat_start` module), from
         the `repeatable_chunks` (bool `[B, L]`; None: every kept chunk)."""
-        timesteps = scheduler.timesteps(steps)
+        timesteps = self.visited_timesteps(scheduler, steps, None if template is None else repeat_start)
         keep = None if template is None else tf.cast(keep_chunks, tf.float32)[:, :, None]
-        if template is not None and repeat_start is not None:
-            timesteps = repeat.visited_timesteps(timesteps, repeat_start, self.num_diffusion_steps)
         x = self.start(pairs, scheduler, timesteps[0], template, keep, repeat_start=repeat_start,
                        repeatable=repeatable_chunks)
         x, _, _ = self.run_span(x, scheduler.initial_state(x), tf.zeros([1]), pairs, scheduler, timesteps, 0,
@@ -264,10 +271,8 @@ class LatentSampler(SamplingDefaults):
             raise ValueError(f"repeat_start {repeat_start}: not with the original's uniform start")
         steps = self.check_steps(scheduler.default_steps(self.sampling.ddim_steps) if steps is None else steps)
         pairs = noise.seed_pairs(np.asarray(seeds, np.int64))
-        timesteps = scheduler.timesteps(steps)
-        if template is not None and repeat_start < 1:
-            timesteps = repeat.visited_timesteps(timesteps, repeat_start, self.num_diffusion_steps)
-            steps = int(timesteps.shape[0])
+        timesteps = self.visited_timesteps(scheduler, steps, repeat_start if template is not None else None)
+        steps = int(timesteps.shape[0])
         start, span = self._functions(scheduler, identity, template is not None, bool(uniform_start),
                                       bool(template_at_current_step), int(num_intermediates), resample,
                                       repeat_start)

@@ -175,14 +175,12 @@ def infill_rows(diffusion, codec, test: RowLatents, seed: int, ddim_steps: int, 
     released code (`LatentSampler.infill(uniform_start=True, template_at_current_step=True)`). `resample`: passes
     per step of both rows (`LatentSampler.infill`; 1 = the paper's replacement); `repeat_start`: where both rows
     start the gap (1 = from noise; less: from the kept chunks 16 bars before, `LatentSampler.infill`)."""
-    from symdiff_tf.diffusion.repeat_start import visited_timesteps
-
     sampler = diffusion.sampler
     count = len(test.scaled)
     seeds = row_seeds(seed, "ddpm", count, offset=INFILL_SEED_OFFSET)
     num_steps = sampler.num_diffusion_steps
-    visited = int(visited_timesteps(sampler.scheduler("ddpm").timesteps(num_steps), repeat_start,
-                                    num_steps).shape[0])  # the iterations the curve's states are taken over
+    # the iterations the curve's states are taken over: those at or below the repeat start's level
+    visited = int(sampler.visited_timesteps(sampler.scheduler("ddpm"), num_steps, repeat_start).shape[0])
     x0, states, steps = _with_states(
         sampler.infill(test.scaled, infill_mask(test.scaled.shape[1]), seeds, "ddpm", num_steps,
                        uniform_start=original_infill, template_at_current_step=original_infill,

@@ -16,6 +16,7 @@ import pathlib
 from symdiff_tf.paths import default_model_root
 
 BUNDLE_BATCH = 4  # melodies per call of the bundle (a progress bar step)
+FILE_SUFFIXES = {".mid", ".midi", ".png", ".wav", ".npy", ".npz", ".json"}  # what --out is not: a file we write
 RUN_ONLY_OPTIONS = {"config": "--config", "overrides": "--set", "precision": "--precision", "xla": "--xla"}
 
 
@@ -269,11 +270,18 @@ def melodies_from_outputs(values: dict, real_bars=None):
                                values["num_notes"], real_bars, values["midi_bytes"])
 
 
+def output_folder(out, holds: str = "the MIDI and PNG files") -> pathlib.Path:
+    """`--out` as a folder path, refused in one line when it names a file: an existing file, or a name ending like
+    the files written into it (`song.mid`); a dot elsewhere (`runs/s0.25`) is a folder name like any other."""
+    out = pathlib.Path(out)
+    if out.is_file() or out.suffix.lower() in FILE_SUFFIXES:
+        raise ValueError(f"--out {out}: expected a folder for {holds}")
+    return out
+
+
 def write_music(melodies, out, prefix: str, first_seed: int, what: str, next_hint: str) -> None:
     """Writes PREFIX_SEED.mid / .png per melody and one grid PNG into `out`, then says what it wrote and what next."""
-    out = pathlib.Path(out)
-    if out.suffix:
-        raise ValueError(f"--out {out}: expected a folder for the MIDI and PNG files")
+    out = output_folder(out)
     names = [f"{prefix}_{first_seed + i:04d}" for i in range(len(melodies))]
     written = melodies.write(out, names, grid=f"{prefix}_grid.png")
     print(f"wrote {len(names)} {what} to {out}/: {names[0]}.mid/.png … {names[-1]}.mid/.png and "

@@ -15,6 +15,7 @@ from symdiff_tf.cli.commands.generating import (
     open_music_model,
     open_run_from_args,
     options_from_args,
+    output_folder,
     refuse,
     seeds_of,
     step_progress,
@@ -108,9 +109,7 @@ def _run_song(args) -> int:
     song = pathlib.Path(args.song)
     if not song.is_file():
         raise ValueError(f"{args.song}: no such MIDI file")
-    out = pathlib.Path(args.out)
-    if out.suffix:
-        raise ValueError(f"--out {out}: expected a folder for the song's MIDI, PNG (and WAV) files")
+    out = output_folder(args.out, "the song's MIDI, PNG (and WAV) files")
     plan = plan_song(song, parse_bars(args.bars), track=args.track, start_bar=args.start_bar)
     for line in plan.lines():
         print(line)

@@ -16,6 +16,7 @@ from symdiff_tf.cli.commands.generating import (
     open_music_model,
     open_run_from_args,
     options_from_args,
+    output_folder,
     refuse,
     seeds_of,
     step_progress,
@@ -110,9 +111,7 @@ def _write_long(args, seeds, infill_windows, sample_windows) -> list[pathlib.Pat
     from symdiff_tf.melody.pianoroll import save_pianoroll, save_pianoroll_grid
     from symdiff_tf.melody.render import tokens_to_midi
 
-    out = pathlib.Path(args.out)
-    if out.suffix:
-        raise ValueError(f"--out {out}: expected a folder for the MIDI and PNG files")
+    out = output_folder(args.out)
     windows = plan_windows(0, max(args.bars, MODEL_BARS) - 1, known_after=0)
     print(f"{len(windows)} window{'s' if len(windows) > 1 else ''} of {MODEL_BARS} bars: "
           + ", ".join(f"bars {w.start + 1}-{w.start + MODEL_BARS} (new {w.first + 1}-{w.last + 1})" for w in windows))
