@@ -10,10 +10,14 @@ Data (the MELODY track, beat quantisation, as the default model's training data)
 With `--bundle DIR`: the first `--songs` of those songs infilled through the bundle's `infill` signature (bars
 17-48 regenerated, one seed per song) and `--samples` melodies from its `sample` signature, as `symdiff infill`
 and `symdiff sample` make them (the bundle's default scheduler, steps and passes unless `--scheduler`, `--steps`,
-`--resample`, `--repeat-start` say otherwise; greedy decoding; `--samples 0`: infilling only).
+`--resample`, `--repeat-start` say otherwise; greedy decoding; `--samples 0`: infilling only). With
+`--transpose-seed S` each song is first transposed as a whole by a shift drawn (seeded) from -6..+5 semitones among
+those keeping its notes in MIDI 21..108, 0 included: the same songs in keys spread over the octave (the songs' own
+measures do not change; a model that leans on the training songs' common keys does).
 
     python scripts/listening_measures.py [--split validation] [--bundle saved_models/default/4 --songs 12 \
-        --samples 64 [--scheduler ddim --steps 50 --resample 1 --repeat-start 0.3]] [--out FILE.json]
+        --samples 64 [--scheduler ddim --steps 50 --resample 1 --repeat-start 0.3]] [--transpose-seed 0] \
+        [--out FILE.json]
 """
 import argparse
 import json
@@ -26,6 +30,7 @@ from tqdm import tqdm
 from symdiff_tf.evaluation.metrics.listening import listening_rows, window_notes
 from symdiff_tf.generation.song import song_window
 from symdiff_tf.melody import file_to_melodies
+from symdiff_tf.melody.chunks import shifts_in_range, transpose_chunks
 from symdiff_tf.melody.splits import SPLITS, pop909_split
 from symdiff_tf.melody.windows import melody_windows
 
@@ -33,6 +38,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 POP909 = pathlib.Path(os.environ.get("SYMDIFF_SHARED_DATA", ROOT.parent / "shared" / "data")) / "pop909" / "midi"
 WINDOW_CHUNKS = 32
 GAP_BARS = (17, 48)  # one-based, inclusive: `symdiff infill --bars 17-48`
+TRANSPOSE_RANGE = (-6, 5)  # semitones: every key once
 
 
 def split_files(split: str) -> list[pathlib.Path]:
@@ -54,6 +60,14 @@ def data_pieces(files) -> tuple[list, list, list]:
             song_tokens.append(window.tokens)
             song_notes.append(window_notes(window.tokens))
     return windows, song_tokens, song_notes
+
+
+def transposed_songs(song_tokens, seed: int) -> tuple[list, list[int]]:
+    """Each song's tokens `[32, 32]` transposed as a whole by a shift drawn from `TRANSPOSE_RANGE` (0 included)
+    among those keeping its notes in MIDI 21..108; returns (tokens, the shifts in semitones)."""
+    rng = np.random.default_rng(seed)
+    shifts = [int(rng.choice([0, *shifts_in_range(tokens, *TRANSPOSE_RANGE)])) for tokens in song_tokens]
+    return [transpose_chunks(tokens, shift) for tokens, shift in zip(song_tokens, shifts)], shifts
 
 
 def bundle_rows(folder, song_tokens, song_notes, num_samples: int, seed: int, scheduler=None, steps=None,
@@ -91,12 +105,17 @@ def main() -> int:
     parser.add_argument("--repeat-start", type=float, default=None,
                         help="where infilling starts the gap (default: the bundle's, as `symdiff infill`)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--transpose-seed", type=int, default=None,
+                        help="infill the songs transposed by a seeded shift each (-6..+5 semitones)")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
     windows, song_tokens, song_notes = data_pieces(split_files(args.split))
     result = {"split": args.split, "data": {
         "unconditional": listening_rows(windows),
         "infilling": listening_rows(song_notes, songs=song_notes)}}
+    if args.transpose_seed is not None:
+        song_tokens, result["transposed_by"] = transposed_songs(song_tokens, args.transpose_seed)
+        song_notes = [window_notes(tokens) for tokens in song_tokens]
     if args.bundle:
         chosen = slice(0, args.songs)
         result["data"]["infilling_songs_measured"] = listening_rows(song_notes[chosen], songs=song_notes[chosen])
