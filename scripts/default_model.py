@@ -1,34 +1,43 @@
-"""Builds the shipped default model from POP909, stage by stage: `make default-model` runs this.
+"""Builds the default model from POP909, stage by stage: `make default-model` runs this, `make candidate-model`
+runs it with `--recipe candidate`.
 
-Every stage is a `symdiff` (or `tfds`) command writing under `runs/default/` (git-ignored). A stage whose output
-is complete is skipped; a stage that was killed resumes from its last checkpoint when the recipe is run again
-(each training command resumes by itself). Wall times of the stages are recorded in `runs/default/stages.json`.
+Two recipes, each a config and a run folder under `runs/` (git-ignored):
+- `default`   `configs/default.yaml` into `runs/default/`: what ships in `saved_models/default/` (version 4: version
+              2's MusicVAE and diffusion model with version 4's infilling defaults); the MusicVAE trains 7,000 steps;
+- `candidate` `configs/candidate.yaml` into `runs/candidate/`: the 98.3 % MusicVAE (17,500 steps) with the diffusion
+              model on transposed windows, which did not beat what ships on the validation split (docs/results.md).
+
+Every stage is a `symdiff` (or `tfds`) command writing under the run folder. A stage whose output is complete is
+skipped; a stage that was killed resumes from its last checkpoint when the recipe is run again (each training
+command resumes by itself). Wall times of the stages are recorded in `RUN/stages.json`.
 
 Stages (POP909 `MELODY` tracks, beats quantisation, the project's split: train for training, validation for model
 choices, test only for the final tables):
 1. melodies  chunk archives of the train / validation / test songs (`symdiff melodies --split pop909`);
-2. vae       the MusicVAE of `configs/default.yaml` on the train chunks, rests included (`symdiff train-vae`),
-             `VAE_STEPS` steps, a checkpoint every 250: a killed run resumes from its last checkpoint. To stop it
+2. vae       the MusicVAE of the recipe's config on the train chunks, rests included (`symdiff train-vae`), the
+             recipe's VAE steps, a checkpoint every 250: a killed run resumes from its last checkpoint. To stop it
              early and go on with the other stages, run this stage with `--vae-steps` at or below the last
-             checkpoint's step: it writes `runs/default/vae/model.keras` from that checkpoint without training;
-3. latents   the `lakh_midi` latent dataset of every song, rests encoded, the train melodies also transposed over
-             the MusicVAE's `transpose_range` (`tfds build`);
+             checkpoint's step: it writes `RUN/vae/model.keras` from that checkpoint without training;
+3. latents   the `lakh_midi` latent dataset of every song, rests encoded; with `latents.transposed` the train
+             melodies also transposed over the MusicVAE's `transpose_range` (`tfds build`);
 4. ddpm      the diffusion model (`symdiff train --model ddpm`);
 5. mdn       the TransformerMDN baseline (`symdiff train --model mdn`);
-6. export    the run's SavedModel bundle, the candidate, into `runs/default/bundle/1/` (`symdiff export`, with
-             the sampling defaults of `configs/default.yaml`). It ships, copied to the next version folder of
-             `saved_models/default/`, only when it beats the shipped version on the validation split
-             (`docs/results.md`); the recipe never writes into `saved_models/`.
+6. export    the run's SavedModel bundle into `RUN/bundle/1/` (`symdiff export`, with the sampling defaults of the
+             config). A bundle ships, copied to the next version folder of `saved_models/default/`, only when it
+             beats the shipped version on the validation split (`docs/results.md`); the recipe never writes into
+             `saved_models/`.
 
-A stage built on another VAE than today's `runs/default/vae/model.keras` is never reused silently: the recipe
-stops and names it (the latent dataset's name follows the VAE's content hash, so it is rebuilt by itself). A bundle
-candidate exported from other weights stops the recipe too: move it aside.
+A run folder made by another recipe (a MusicVAE config of another name), or a stage built on another VAE than
+today's `RUN/vae/model.keras`, is never reused silently: the recipe stops and names it (the latent dataset's name
+follows the VAE's content hash, so it is rebuilt by itself). A bundle exported from other weights stops the recipe
+too: move it aside.
 
-Usage: `python scripts/default_model.py [--only STAGE ...] [--vae-steps N]`.
+Usage: `python scripts/default_model.py [--recipe default|candidate] [--only STAGE ...] [--vae-steps N]`.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -37,61 +46,82 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-RUN = ROOT / "runs" / "default"
-CONFIG = ROOT / "configs" / "default.yaml"
 BIN = pathlib.Path(sys.executable).parent
 POP909 = pathlib.Path(os.environ.get("SYMDIFF_SHARED_DATA", ROOT.parent / "shared" / "data")) / "pop909" / "midi"
-CANDIDATE = RUN / "bundle" / "1"  # the recipe's bundle; shipping it is a copy into saved_models/default/<N>
 STAGES = ("melodies", "vae", "latents", "ddpm", "mdn", "export")
-VAE_STEPS = 17_500  # the candidate's MusicVAE: 98.3 % of validation tokens, note F1 0.953 (docs/musicvae.md)
 
 
-def transpose_range() -> tuple[int, int]:
-    """The MusicVAE's `transpose_range` in `configs/default.yaml` (semitones): the latent dataset's
-    `train_transposed` split holds the train melodies transposed over the same shifts (`latents.transposed`)."""
-    import yaml
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """One way to build the default model: its config, its run folder and its MusicVAE's optimizer steps."""
+    config: pathlib.Path
+    run: pathlib.Path
+    vae_steps: int
 
-    low, high = yaml.safe_load(CONFIG.read_text())["musicvae"]["transpose_range"]
-    return low, high
+    @property
+    def bundle(self) -> pathlib.Path:
+        """The recipe's exported bundle; shipping it is a copy into saved_models/default/<N>."""
+        return self.run / "bundle" / "1"
+
+    @property
+    def vae_file(self) -> pathlib.Path:
+        return self.run / "vae" / "model.keras"
+
+    def section(self, name: str) -> dict:
+        """One section of the recipe's config (`musicvae`, `latents`, `ddpm`, `mdn`)."""
+        import yaml
+
+        return yaml.safe_load(self.config.read_text())[name]
 
 
-def latent_config() -> dict:
-    """The `lakh_midi` config of the latent dataset (named after the VAE's content hash by the builder)."""
-    return {"name": "auto", "vae": str(RUN / "vae" / "model.keras"), "quantize": "beats", "track": "MELODY",
-            "split": "pop909", "encode_rests": True, "transpose": list(transpose_range())}
+RECIPES = {
+    # version 2's networks (version 4 ships them): the MusicVAE's note F1 0.67 at 7,000 steps (docs/results/version2.md)
+    "default": Recipe(ROOT / "configs" / "default.yaml", ROOT / "runs" / "default", vae_steps=7_000),
+    # 98.3 % of validation tokens, note F1 0.953 at 17,500 steps (docs/musicvae.md)
+    "candidate": Recipe(ROOT / "configs" / "candidate.yaml", ROOT / "runs" / "candidate", vae_steps=17_500),
+}
 
 
-def latent_spec() -> str:
+def latent_options(recipe: Recipe) -> dict:
+    """The `lakh_midi` config options of the recipe's latent dataset (named after the VAE's content hash by the
+    builder); `transpose` only when the diffusion model trains on transposed windows (`latents.transposed`): the
+    train melodies over the MusicVAE's `transpose_range`, in split `train_transposed`."""
+    options = {"vae": str(recipe.vae_file), "quantize": "beats", "track": "MELODY", "split": "pop909",
+               "encode_rests": True}
+    if recipe.section("latents").get("transposed", False):
+        options["transpose"] = list(recipe.section("musicvae")["transpose_range"])
+    return options
+
+
+def latent_spec(recipe: Recipe) -> str:
     """`tfds:lakh_midi/CONFIG@DATA_DIR` of the built latent dataset."""
     from tfds_lakh.lakh_midi_dataset_builder import make_config
 
-    name = make_config(vae=RUN / "vae" / "model.keras", quantize="beats", track="MELODY", split="pop909",
-                       encode_rests=True, transpose=transpose_range()).name
-    return f"tfds:lakh_midi/{name}@{RUN / 'tfds'}"
+    return f"tfds:lakh_midi/{make_config(**latent_options(recipe)).name}@{recipe.run / 'tfds'}"
 
 
-def commands(stage: str, vae_steps: int) -> list[list[str]]:
+def commands(recipe: Recipe, stage: str, vae_steps: int) -> list[list[str]]:
     """The command lines of one stage."""
-    symdiff = str(BIN / "symdiff")
-    melodies = RUN / "melodies"
+    symdiff, run, config = str(BIN / "symdiff"), recipe.run, str(recipe.config)
+    melodies = run / "melodies"
     if stage == "melodies":
         return [[symdiff, "melodies", str(POP909), "--track", "MELODY", "--quantize", "beats", "--split", "pop909",
                  "--no-render", "--out", str(melodies)]]
     if stage == "vae":
-        return [[symdiff, "train-vae", "--config", str(CONFIG), "--data", str(melodies / "chunks-train.npz"),
+        return [[symdiff, "train-vae", "--config", config, "--data", str(melodies / "chunks-train.npz"),
                  "--eval-data", str(melodies / "chunks-validation.npz"), "--keep-rests",
-                 "--workdir", str(RUN / "vae"), "--steps", str(vae_steps), "--checkpoint-every", "250",
+                 "--workdir", str(run / "vae"), "--steps", str(vae_steps), "--checkpoint-every", "250",
                  "--log-every", "50", "--eval-every", "500"]]
     if stage == "latents":
         return [[str(BIN / "tfds"), "build", "lakh_midi", "--imports", "tfds_lakh",
-                 "--config", json.dumps(latent_config()), "--manual_dir", str(POP909),
-                 "--data_dir", str(RUN / "tfds")]]
+                 "--config", json.dumps({"name": "auto", **latent_options(recipe)}), "--manual_dir", str(POP909),
+                 "--data_dir", str(run / "tfds")]]
     if stage in ("ddpm", "mdn"):
-        return [[symdiff, "train", "--config", str(CONFIG), "--model", stage, "--data", latent_spec(),
-                 "--vae", str(RUN / "vae" / "model.keras"), "--workdir", str(RUN / stage)]]
+        return [[symdiff, "train", "--config", config, "--model", stage, "--data", latent_spec(recipe),
+                 "--vae", str(recipe.vae_file), "--workdir", str(run / stage)]]
     if stage == "export":
-        return [[symdiff, "export", "--vae", str(RUN / "vae" / "model.keras"), "--diffusion", str(RUN / "ddpm"),
-                 "--config", str(CONFIG), "--out", str(CANDIDATE)]]
+        return [[symdiff, "export", "--vae", str(recipe.vae_file), "--diffusion", str(run / "ddpm"),
+                 "--config", config, "--out", str(recipe.bundle)]]
     raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
 
 
@@ -102,73 +132,90 @@ def last_logged_step(workdir: pathlib.Path) -> int:
     return json.loads(lines[-1])["step"] if lines else 0
 
 
-def current_vae_hash() -> str:
-    """The content hash of `runs/default/vae/model.keras` (the name the latent dataset carries)."""
+def current_vae_hash(recipe: Recipe) -> str:
+    """The content hash of the run's `vae/model.keras` (the name the latent dataset carries)."""
     from symdiff_tf import musicvae
     from symdiff_tf.musicvae.identity import vae_content_hash
 
-    return vae_content_hash(musicvae.load(RUN / "vae" / "model.keras"))
+    return vae_content_hash(musicvae.load(recipe.vae_file))
 
 
-def check_same_vae(stage: str) -> None:
+def check_same_recipe(recipe: Recipe) -> None:
+    """Stops the recipe when the run's MusicVAE was built from another MusicVAE config than the recipe's (a run
+    folder of the other recipe, or of an older config): the name `train-vae` stores in the model."""
+    if not recipe.vae_file.is_file():
+        return
+    import zipfile
+
+    with zipfile.ZipFile(recipe.vae_file) as archive:
+        built_from = json.loads(archive.read("config.json"))["config"].get("config_name")
+    wanted = recipe.section("musicvae")["name"]
+    if built_from != wanted:
+        raise SystemExit(f"[vae] {recipe.vae_file} was trained from MusicVAE config {built_from!r}, "
+                         f"{recipe.config} asks for {wanted!r}: move {recipe.run} aside and run the recipe again")
+
+
+def check_same_vae(recipe: Recipe, stage: str) -> None:
     """Stops the recipe when the stage's run (or the bundle) was made with another VAE than today's."""
     if stage in ("ddpm", "mdn"):
-        records = sorted((RUN / stage / "inference").glob("step_*/inference.json"))
+        records = sorted((recipe.run / stage / "inference").glob("step_*/inference.json"))
         recorded = json.loads(records[-1].read_text()).get("vae_content_hash") if records else None
-        where = RUN / stage
+        where = recipe.run / stage
     else:
-        provenance = CANDIDATE / "assets" / "provenance.json"
+        provenance = recipe.bundle / "assets" / "provenance.json"
         recorded = json.loads(provenance.read_text()).get("vae_content_hash") if provenance.is_file() else None
         where = provenance.parents[1]
-    if recorded is not None and recorded != current_vae_hash():
-        raise SystemExit(f"[{stage}] {where} was made with MusicVAE {recorded}, {RUN / 'vae' / 'model.keras'} is "
-                         f"{current_vae_hash()}: move {where} aside"
-                         + " and run the recipe again")
+    if recorded is not None and recorded != current_vae_hash(recipe):
+        raise SystemExit(f"[{stage}] {where} was made with MusicVAE {recorded}, {recipe.vae_file} is "
+                         f"{current_vae_hash(recipe)}: move {where} aside and run the recipe again")
 
 
-def is_done(stage: str, vae_steps: int) -> bool:
+def is_done(recipe: Recipe, stage: str, vae_steps: int) -> bool:
     """True when the stage's output is complete (then it is skipped)."""
+    run = recipe.run
     if stage == "melodies":
-        return all((RUN / "melodies" / f"chunks-{s}.npz").is_file() for s in ("train", "validation", "test"))
+        return all((run / "melodies" / f"chunks-{s}.npz").is_file() for s in ("train", "validation", "test"))
     if stage == "vae":
-        return (RUN / "vae" / "model.keras").is_file() and last_logged_step(RUN / "vae") >= vae_steps
+        return recipe.vae_file.is_file() and last_logged_step(run / "vae") >= vae_steps
     if stage == "latents":
-        name, data_dir = latent_spec()[len("tfds:lakh_midi/"):].split("@")
+        name, data_dir = latent_spec(recipe)[len("tfds:lakh_midi/"):].split("@")
         return any((pathlib.Path(data_dir) / "lakh_midi" / name).glob("*/dataset_info.json"))
     if stage in ("ddpm", "mdn"):
-        import yaml
-
-        max_steps = yaml.safe_load(CONFIG.read_text())[stage]["train"]["max_steps"]
-        return (RUN / stage / "inference").is_dir() and last_logged_step(RUN / stage) >= max_steps
+        max_steps = recipe.section(stage)["train"]["max_steps"]
+        return (run / stage / "inference").is_dir() and last_logged_step(run / stage) >= max_steps
     if stage == "export":
-        bundle = CANDIDATE
-        if not (bundle / "saved_model.pb").is_file():
+        if not (recipe.bundle / "saved_model.pb").is_file():
             return False
-        exported = json.loads((bundle / "assets" / "provenance.json").read_text())["training_steps"]
-        trained = last_logged_step(RUN / "ddpm")
+        exported = json.loads((recipe.bundle / "assets" / "provenance.json").read_text())["training_steps"]
+        trained = last_logged_step(run / "ddpm")
         if exported != trained:
-            raise SystemExit(f"[export] {bundle} holds the diffusion model of step {exported}, {RUN / 'ddpm'} is "
-                             f"at step {trained}: move {bundle} aside to export it")
+            raise SystemExit(f"[export] {recipe.bundle} holds the diffusion model of step {exported}, {run / 'ddpm'} "
+                             f"is at step {trained}: move {recipe.bundle} aside to export it")
         return True
     raise ValueError(stage)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="default",
+                        help="default: what ships (configs/default.yaml); candidate: configs/candidate.yaml")
     parser.add_argument("--only", nargs="+", choices=STAGES, default=STAGES, help="run only these stages")
-    parser.add_argument("--vae-steps", type=int, default=VAE_STEPS, help="MusicVAE optimizer steps")
+    parser.add_argument("--vae-steps", type=int, help="MusicVAE optimizer steps (default: the recipe's)")
     args = parser.parse_args()
-    RUN.mkdir(parents=True, exist_ok=True)
-    times_path = RUN / "stages.json"
+    recipe = RECIPES[args.recipe]
+    vae_steps = recipe.vae_steps if args.vae_steps is None else args.vae_steps
+    recipe.run.mkdir(parents=True, exist_ok=True)
+    check_same_recipe(recipe)
+    times_path = recipe.run / "stages.json"
     for stage in STAGES:
         if stage not in args.only:
             continue
         if stage in ("ddpm", "mdn", "export"):
-            check_same_vae(stage)
-        if is_done(stage, args.vae_steps):
+            check_same_vae(recipe, stage)
+        if is_done(recipe, stage, vae_steps):
             print(f"[{stage}] done already, skipped")
             continue
-        for command in commands(stage, args.vae_steps):
+        for command in commands(recipe, stage, vae_steps):
             print(f"[{stage}] {' '.join(command)}", flush=True)
             began = time.time()
             result = subprocess.run(command, cwd=ROOT)
@@ -180,11 +227,11 @@ def main() -> int:
                 print(f"[{stage}] failed with exit code {result.returncode}; run the recipe again to resume")
                 return result.returncode
     done = [stage for stage in STAGES if stage in args.only]
-    bundle = f" and the candidate bundle {CANDIDATE}/" if "export" in done else ""
-    print(f"stages {', '.join(done)} complete: wrote {RUN}{bundle} (stage wall times in {times_path})")
-    print(f"next: symdiff evaluate --model {CANDIDATE} --split validation ... beside the shipped model "
-          "(docs/results.md); symdiff sample --model " + str(CANDIDATE) if "export" in done else
-          "next: python scripts/default_model.py (the remaining stages)")
+    bundle = f" and the bundle {recipe.bundle}/" if "export" in done else ""
+    print(f"stages {', '.join(done)} complete: wrote {recipe.run}{bundle} (stage wall times in {times_path})")
+    print(f"next: symdiff evaluate --model {recipe.bundle} --split validation ... beside the shipped model "
+          f"(docs/results.md); symdiff sample --model {recipe.bundle}" if "export" in done else
+          f"next: python scripts/default_model.py --recipe {args.recipe} (the remaining stages)")
     return 0
 
 

@@ -15,7 +15,7 @@ chunks) encoded by the bundle's MusicVAE, once as the encoder's mu (identical to
 once as one posterior draw z = mu + sigma·eps, decoded greedily (what a diffusion model trained on posterior draws
 sees as a repeat).
 
-    python scripts/repetition_probe.py --bundle runs/default/bundle/1 [--bundle OTHER ...] [--samples 96]
+    python scripts/repetition_probe.py --bundle runs/candidate/bundle/1 [--bundle OTHER ...] [--samples 96]
 """
 import argparse
 import json
