@@ -202,6 +202,9 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=STAGES, default=STAGES, help="run only these stages")
     parser.add_argument("--vae-steps", type=int, help="MusicVAE optimizer steps (default: the recipe's)")
     args = parser.parse_args()
+    from symdiff_tf.cli.terminal import quiet_stderr
+
+    quiet_stderr()  # the VAE checks import TensorFlow here; the stages' commands filter their own noise
     recipe = RECIPES[args.recipe]
     vae_steps = recipe.vae_steps if args.vae_steps is None else args.vae_steps
     recipe.run.mkdir(parents=True, exist_ok=True)
