@@ -262,6 +262,19 @@ def test_training_with_another_vae_than_the_latents_stops(data_dir, tmp_path, ca
     assert info["vae_content_hash"] == vae_content_hash(TINY_VAE_CONFIG.vae)  # the run names the latents' VAE
 
 
+def test_a_replaced_vae_file_at_the_recorded_path_is_not_used(data_dir, tmp_path, capsys, monkeypatch):
+    """Without --vae, training reads the VAE file the dataset names; another VAE saved there since the build is
+    left aside with a warning naming the file, and the run records the latents' own VAE."""
+    spec = f"tfds:lakh_midi/{TINY_VAE_CONFIG.name}@{data_dir}"
+    replaced = write_tiny_vae(tmp_path / "model.keras")  # another VAE's weights at the recorded path
+    monkeypatch.setattr("symdiff_tf.data.tfds_spec.recorded_vae_path", lambda _spec: str(replaced))
+    assert _train(spec, tmp_path / "run", *WINDOWS) == 0
+    warning = capsys.readouterr().err
+    assert f"{replaced}, the MusicVAE file the latents of {spec} name, now holds another VAE" in warning
+    info = json.loads((tmp_path / "run" / "inference" / "step_2" / "inference.json").read_text())
+    assert info["vae_content_hash"] == vae_content_hash(TINY_VAE_CONFIG.vae)
+
+
 def test_the_data_layer_reads_built_datasets_without_the_builder_code(data_dir):
     """In a fresh interpreter: a `tfds:` spec opens, its windows and recorded VAE are read, and `tfds_lakh` (which
     may import `symdiff_tf.data`, never the reverse) is not imported."""

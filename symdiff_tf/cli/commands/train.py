@@ -154,22 +154,30 @@ def _save_scaler(spec: str, latent_config, workdir, scaler=None):
 
 def _data_vae(spec: str, vae_path: str | None):
     """The MusicVAE whose latents `spec` holds: `--vae` when given (a bad file stops the run), else the file the
-    dataset's builder recorded if it is at hand, else None (the run then records no VAE identity)."""
-    import pathlib
-
+    dataset's builder recorded if it is at hand and still holds that VAE, else None (the run then records the
+    dataset's VAE identity, or none)."""
     from symdiff_tf import musicvae
-    from symdiff_tf.data.tfds_spec import recorded_vae_path
+    from symdiff_tf.data.tfds_spec import recorded_vae_hash, recorded_vae_path
+    from symdiff_tf.musicvae.identity import vae_content_hash
 
-    if vae_path is None:
-        vae_path = recorded_vae_path(spec)
-        if vae_path is None or not pathlib.Path(vae_path).is_file():
-            logging.getLogger(__name__).warning("the MusicVAE of %s (%s) is not at hand: the run records no VAE "
-                                                "identity; pass --vae FILE to record it", spec, vae_path)
-            return None
-    try:
-        return musicvae.load(vae_path)
-    except ValueError as err:
-        raise ValueError(f"--vae {vae_path}: {err}") from err
+    if vae_path is not None:
+        try:
+            return musicvae.load(vae_path)
+        except ValueError as err:
+            raise ValueError(f"--vae {vae_path}: {err}") from err
+    recorded_path = recorded_vae_path(spec)
+    if recorded_path is None or not pathlib.Path(recorded_path).is_file():
+        logging.getLogger(__name__).warning("the MusicVAE of %s (%s) is not at hand: the run records no VAE "
+                                            "identity; pass --vae FILE to record it", spec, recorded_path)
+        return None
+    vae = musicvae.load(recorded_path)
+    recorded_hash = recorded_vae_hash(spec)
+    if recorded_hash and vae_content_hash(vae) != recorded_hash:  # the file was replaced since the build
+        print(f"WARNING: {recorded_path}, the MusicVAE file the latents of {spec} name, now holds another VAE "
+              f"({vae_content_hash(vae)}, the latents were made by {recorded_hash}): not used; the run records "
+              f"{recorded_hash}", file=sys.stderr, flush=True)
+        return None
+    return vae
 
 
 def _checked_vae_identity(spec: str, vae, vae_path, allow_mismatch: bool) -> str | None:
