@@ -154,41 +154,37 @@ def _save_scaler(spec: str, latent_config, workdir, scaler=None):
 
 def _data_vae(spec: str, vae_path: str | None):
     """The MusicVAE whose latents `spec` holds: `--vae` when given (a bad file stops the run), else the file the
-    dataset's builder recorded if it is at hand and still holds that VAE, else None (the run then records the
-    dataset's VAE identity, or none)."""
+    dataset's builder recorded if it is at hand, else None (the run then records no VAE identity)."""
     from symdiff_tf import musicvae
-    from symdiff_tf.data.tfds_spec import recorded_vae_hash, recorded_vae_path
-    from symdiff_tf.musicvae.identity import vae_content_hash
+    from symdiff_tf.data.tfds_spec import recorded_vae_path
 
-    if vae_path is not None:
-        try:
-            return musicvae.load(vae_path)
-        except ValueError as err:
-            raise ValueError(f"--vae {vae_path}: {err}") from err
-    recorded_path = recorded_vae_path(spec)
-    if recorded_path is None or not pathlib.Path(recorded_path).is_file():
-        logging.getLogger(__name__).warning("the MusicVAE of %s (%s) is not at hand: the run records no VAE "
-                                            "identity; pass --vae FILE to record it", spec, recorded_path)
-        return None
-    vae = musicvae.load(recorded_path)
-    recorded_hash = recorded_vae_hash(spec)
-    if recorded_hash and vae_content_hash(vae) != recorded_hash:  # the file was replaced since the build
-        print(f"WARNING: {recorded_path}, the MusicVAE file the latents of {spec} name, now holds another VAE "
-              f"({vae_content_hash(vae)}, the latents were made by {recorded_hash}): not used; the run records "
-              f"{recorded_hash}", file=sys.stderr, flush=True)
-        return None
-    return vae
+    if vae_path is None:
+        vae_path = recorded_vae_path(spec)
+        if vae_path is None or not pathlib.Path(vae_path).is_file():
+            logging.getLogger(__name__).warning("the MusicVAE of %s (%s) is not at hand: the run records no VAE "
+                                                "identity; pass --vae FILE to record it", spec, vae_path)
+            return None
+    try:
+        return musicvae.load(vae_path)
+    except ValueError as err:
+        raise ValueError(f"--vae {vae_path}: {err}") from err
 
 
 def _checked_vae_identity(spec: str, vae, vae_path, allow_mismatch: bool) -> str | None:
     """The content hash of the VAE whose latents the run learns: the dataset's record, checked against `vae` (the
-    `--vae` model) when both are known. A different VAE stops the run (it would decode the samples with a VAE
-    that never made the latents) unless `allow_mismatch`, which warns instead."""
-    from symdiff_tf.data.tfds_spec import recorded_vae_hash
+    `--vae` model, or the file the dataset names when `vae_path` is None) when both are known. A different `--vae`
+    stops the run (it would decode the samples with a VAE that never made the latents) unless `allow_mismatch`,
+    which warns instead; a file the dataset names that was replaced since the build is only warned about."""
+    from symdiff_tf.data.tfds_spec import recorded_vae_hash, recorded_vae_path
     from symdiff_tf.musicvae.identity import vae_content_hash
 
     recorded = recorded_vae_hash(spec)
     given = vae_content_hash(vae) if vae is not None else None
+    if recorded and given and recorded != given and vae_path is None:
+        print(f"WARNING: {recorded_vae_path(spec)}, the MusicVAE file the latents of {spec} name, now holds another "
+              f"VAE ({given}, the latents were made by {recorded}): not used; the run records {recorded}",
+              file=sys.stderr, flush=True)
+        return recorded
     if recorded and given and recorded != given:
         message = (f"--vae {vae_path}: content hash {given}, but the latents of {spec} were made by the VAE "
                    f"{recorded}")
