@@ -92,6 +92,9 @@ def bundle_rows(folder, song_tokens, song_notes, num_samples: int, seed: int, sc
 
 
 def main() -> int:
+    from symdiff_tf.cli.terminal import quiet_stderr
+
+    quiet_stderr()  # TensorFlow's start-up noise off the terminal (before TensorFlow is imported)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=SPLITS, default="validation")
     parser.add_argument("--bundle", default=None, help="a SavedModel bundle to measure beside the data")

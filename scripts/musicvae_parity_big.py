@@ -18,6 +18,9 @@ from magenta_ref import run_magenta_script
 
 
 def main(argv=None) -> int:
+    from symdiff_tf.cli.terminal import quiet_stderr
+
+    quiet_stderr()  # TensorFlow's start-up noise off the terminal (before TensorFlow is imported)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default=None, help="keep the checkpoint and outputs here (default: a temp dir)")
     parser.add_argument("--batch", type=int, default=8)

@@ -66,6 +66,9 @@ def split_windows(split: str) -> np.ndarray:
 
 
 def main() -> int:
+    from symdiff_tf.cli.terminal import quiet_stderr
+
+    quiet_stderr()  # TensorFlow's start-up noise off the terminal (before TensorFlow is imported)
     import tensorflow as tf
 
     from symdiff_tf.data.scaler import LatentScaler

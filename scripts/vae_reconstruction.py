@@ -9,14 +9,18 @@ import json
 
 import numpy as np
 
-from symdiff_tf import musicvae
-from symdiff_tf.errors import load_arrays
-from symdiff_tf.musicvae.reconstruction import reconstruction_counts, reconstruction_scores
 
 BATCH = 512
 
 
 def main() -> int:
+    from symdiff_tf.cli.terminal import quiet_stderr
+
+    quiet_stderr()  # TensorFlow's start-up noise off the terminal (before TensorFlow is imported)
+    from symdiff_tf import musicvae
+    from symdiff_tf.errors import load_arrays
+    from symdiff_tf.musicvae.reconstruction import reconstruction_counts, reconstruction_scores
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("vae")
     parser.add_argument("chunks", help="a chunk archive from `symdiff melodies`")

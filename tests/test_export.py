@@ -262,6 +262,45 @@ def test_an_export_with_another_config_takes_its_sampling_defaults(exported, tmp
                           str(tmp_path / "symdiff" / "3")])
 
 
+def test_an_export_takes_set_overrides_of_the_sampling_defaults(exported, tmp_path):
+    import yaml
+
+    from symdiff_tf.cli.commands.generating import BundleModel
+
+    _, _, vae_path, run, _ = exported
+    bundle = tmp_path / "symdiff" / "1"
+    assert cli.main(["export", "--vae", str(vae_path), "--diffusion", str(run), "--set",
+                     "ddpm.sampling.infill_resample=2", "--out", str(bundle)]) == 0
+    assert BundleModel(bundle).options().resample == 2
+    written = yaml.safe_load((bundle / "assets" / "config.yaml").read_text())["ddpm"]["sampling"]
+    assert written["infill_resample"] == 2  # the bundle's config says what it does
+    again = tmp_path / "symdiff" / "2"  # a bundle's own config, overridden
+    assert cli.main(["export", "--bundle", str(bundle), "--set", "ddpm.sampling.infill_resample=5", "--out",
+                     str(again)]) == 0
+    assert BundleModel(again).options().resample == 5
+    with pytest.raises(ValueError, match="with --set ddpm.model.num_layers=9: its ddpm.model is not the bundle's"):
+        cli_main_raising(["export", "--bundle", str(bundle), "--set", "ddpm.model.num_layers=9", "--out",
+                          str(tmp_path / "symdiff" / "3")])
+
+
+def test_extract_vae_writes_the_bundles_musicvae_with_its_content_hash(exported, tmp_path, capsys):
+    from symdiff_tf import musicvae
+    from symdiff_tf.musicvae.identity import vae_content_hash
+
+    bundle, _, vae_path, _, _ = exported
+    out = tmp_path / "vae" / "from_bundle.keras"
+    assert cli.main(["extract-vae", str(bundle), "--out", str(out)]) == 0
+    assert vae_content_hash(musicvae.load(out)) == vae_content_hash(musicvae.load(vae_path))
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "next: " in printed
+    with pytest.raises(ValueError, match="already exists"):
+        cli_main_raising(["extract-vae", str(bundle), "--out", str(out)])
+    with pytest.raises(ValueError, match="must end in .keras"):
+        cli_main_raising(["extract-vae", str(bundle), "--out", str(tmp_path / "vae.h5")])
+    with pytest.raises(ValueError, match="no saved_model.pb"):
+        cli_main_raising(["extract-vae", str(bundle.parent), "--out", str(tmp_path / "other.keras")])
+
+
 def cli_main_raising(argv):
     """`symdiff ARGV` with its ValueError raised rather than printed."""
     args = cli.build_parser(argv[0]).parse_args(argv)

@@ -21,6 +21,7 @@ COMMANDS = {
     "evaluate": "evaluate",
     "kept-dims": "kept_dims",
     "export": "export",
+    "extract-vae": "extract_vae",
 }
 
 

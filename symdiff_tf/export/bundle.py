@@ -202,19 +202,20 @@ def version_folder(out_dir) -> pathlib.Path:
 
 
 def export_bundle(vae, run_dir, out_dir, vae_path=None, defaults: dict | None = None,
-                  config_file=None) -> pathlib.Path:
+                  config_file=None, overrides=()) -> pathlib.Path:
     """Writes the SavedModel of `vae` (a `MusicVAE`) and the diffusion run in `run_dir` to `out_dir`
     (DIR/NAME/VERSION) and returns it. `vae_path` is recorded in the provenance when given. `defaults`: the
     scheduler, steps and eta of `serving_default` (`Pipeline.options` keywords; None: the model's defaults).
     `config_file`: a config whose `ddpm:` section the bundle takes instead of the run's (it must fit the weights;
-    e.g. other sampling defaults); the bundle's `config.yaml` is then written from the sections in effect."""
+    e.g. other sampling defaults); `overrides`: `ddpm.KEY=VALUE` strings applied to it (or to the run's own); with
+    either, the bundle's `config.yaml` is written from the sections in effect."""
     import dataclasses
 
     from symdiff_tf.diffusion.inference import open_run
 
     out_dir = version_folder(out_dir)
-    model = open_run(run_dir, config_file)
-    if config_file is not None:
+    model = open_run(run_dir, config_file, overrides)
+    if config_file is not None or overrides:
         model = dataclasses.replace(model, config_file=None)  # `write_config` writes what is in effect
     pipeline = Pipeline(model, vae)
     return write_bundle(pipeline, out_dir, pipeline.options(**(defaults or {})), vae_path)

@@ -19,6 +19,10 @@ def register(subparsers):
                         help="a config whose ddpm: section the bundle takes instead of the run's (it must fit the "
                              "weights), e.g. other sampling defaults such as infill_resample; with --bundle only its "
                              "sampling: section is taken (the network and schedule must be the bundle's)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="ddpm.KEY=VALUE",
+                        help="override a value of the ddpm: section taken (the run's, --config's or, with --bundle, "
+                             "the bundle's), e.g. ddpm.sampling.infill_resample=2 (repeatable; the network and "
+                             "schedule must fit the weights)")
     parser.add_argument("--bundle", default=None, metavar="DIR",
                         help="instead of --vae and --diffusion: a bundle version folder whose weights to export "
                              "again with this version's signatures")
@@ -30,7 +34,7 @@ def register(subparsers):
 
 def run(args) -> int:
     from symdiff_tf import musicvae
-    from symdiff_tf.export.bundle import export_bundle, version_folder, write_bundle
+    from symdiff_tf.export.bundle import CONFIG_FILENAME, export_bundle, version_folder, write_bundle
 
     out = version_folder(args.out)  # says what is wrong with --out before the slow part
     if args.bundle is not None:
@@ -41,8 +45,9 @@ def run(args) -> int:
         from symdiff_tf.generation.pipeline import Pipeline
 
         model, vae = open_bundle_model(args.bundle)
-        if args.config:
-            model = with_sampling_of(model, args.config)
+        if args.config or args.overrides:
+            model = with_sampling_of(model, args.config or pathlib.Path(args.bundle) / "assets" / CONFIG_FILENAME,
+                                     args.overrides)
         pipeline = Pipeline(model, vae)
         print(f"exporting the weights of {args.bundle} again: tracing and saving 5 signatures", flush=True)
         out = write_bundle(pipeline, out, pipeline.options())
@@ -52,7 +57,8 @@ def run(args) -> int:
         vae = musicvae.load(args.vae)
         print(f"exporting {args.diffusion} with {args.vae}: tracing and saving 5 signatures (a minute or more for "
               "paper-size models)", flush=True)
-        out = export_bundle(vae, args.diffusion, args.out, vae_path=args.vae, config_file=args.config)
+        out = export_bundle(vae, args.diffusion, args.out, vae_path=args.vae, config_file=args.config,
+                            overrides=args.overrides)
     size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
     model_dir = pathlib.Path(out).parent
     print(f"wrote {out} ({size / 1e6:.1f} MB): signatures serving_default, sample, infill, encode, decode; "
