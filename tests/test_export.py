@@ -278,6 +278,9 @@ def test_an_export_takes_set_overrides_of_the_sampling_defaults(exported, tmp_pa
     assert cli.main(["export", "--bundle", str(bundle), "--set", "ddpm.sampling.infill_resample=5", "--out",
                      str(again)]) == 0
     assert BundleModel(again).options().resample == 5
+    with pytest.raises(ValueError, match="--set latents.window_chunks=8: a bundle takes only the ddpm: section"):
+        cli_main_raising(["export", "--bundle", str(bundle), "--set", "latents.window_chunks=8", "--out",
+                          str(tmp_path / "symdiff" / "3")])
     with pytest.raises(ValueError, match="with --set ddpm.model.num_layers=9: its ddpm.model is not the bundle's"):
         cli_main_raising(["export", "--bundle", str(bundle), "--set", "ddpm.model.num_layers=9", "--out",
                           str(tmp_path / "symdiff" / "3")])

@@ -37,6 +37,10 @@ def run(args) -> int:
     from symdiff_tf.export.bundle import CONFIG_FILENAME, export_bundle, version_folder, write_bundle
 
     out = version_folder(args.out)  # says what is wrong with --out before the slow part
+    for item in args.overrides:
+        if not item.startswith("ddpm."):
+            raise ValueError(f"--set {item}: a bundle takes only the ddpm: section's values, e.g. "
+                             "--set ddpm.sampling.infill_resample=2")
     if args.bundle is not None:
         if args.vae or args.diffusion:
             raise ValueError("--bundle: give it without --vae/--diffusion (its weights hold the MusicVAE and the "
