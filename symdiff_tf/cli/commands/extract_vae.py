@@ -36,10 +36,10 @@ def run(args) -> int:
     vae = open_bundle_vae(args.bundle)
     out.parent.mkdir(parents=True, exist_ok=True)
     vae.save(out)
-    written = vae_content_hash(musicvae.load(out))
-    if written != vae_content_hash(vae):
+    written, bundled = vae_content_hash(musicvae.load(out)), vae_content_hash(vae)
+    if written != bundled:
         out.unlink()
-        raise RuntimeError(f"{out}: the saved MusicVAE hashes to {written}, the bundle's to {vae_content_hash(vae)}")
+        raise RuntimeError(f"{out}: the saved MusicVAE hashes to {written}, the bundle's to {bundled}")
     options = json.dumps({"name": "auto", "vae": str(out), "quantize": "beats", "track": "MELODY",
                           "split": "pop909", "encode_rests": True})  # the shipped model's POP909 latents
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): the MusicVAE {vae.get_config().get('config_name')} of "
