@@ -38,8 +38,9 @@ def open_bundle_vae(folder, loaded=None):
     vae_config = {key: value for key, value in record["musicvae"].items() if key not in ("trainable",)}
     vae = MusicVAE.from_config(vae_config)
     _assign(vae.variables, loaded.musicvae_variables, "MusicVAE", folder)
-    if vae_content_hash(vae) != record["vae_content_hash"]:
-        raise ValueError(f"{folder}: the rebuilt MusicVAE hashes to {vae_content_hash(vae)}, the bundle recorded "
+    rebuilt = vae_content_hash(vae)
+    if rebuilt != record["vae_content_hash"]:
+        raise ValueError(f"{folder}: the rebuilt MusicVAE hashes to {rebuilt}, the bundle recorded "
                          f"{record['vae_content_hash']}")
     return vae
 
